@@ -1,0 +1,10 @@
+"""Celery application: broker and queues come from Django settings."""
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+app = Celery("triple")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()

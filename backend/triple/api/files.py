@@ -1,0 +1,21 @@
+"""Serves images (and only images) from the data directory; paths cannot escape it."""
+from __future__ import annotations
+
+import mimetypes
+
+from django.conf import settings
+from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
+
+from triple.api.errors import error_body
+
+SERVED_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".webp"}
+
+
+def data_file(request: HttpRequest, path: str) -> HttpResponse:
+    root = settings.DATA_DIR.resolve()
+    target = (root / path).resolve()
+    if not target.is_relative_to(root) or target.suffix.lower() not in SERVED_SUFFIXES or not target.is_file():
+        return JsonResponse(error_body("not_found", "No such file."), status=404)
+    response = FileResponse(target.open("rb"), content_type=mimetypes.guess_type(target.name)[0])
+    response["Cache-Control"] = "public, max-age=3600"
+    return response

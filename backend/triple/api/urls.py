@@ -1,0 +1,19 @@
+from django.urls import path
+
+from triple.api.health import HealthApi
+from triple.conversations.apis import ChatApi, FeedbackApi
+from triple.knowledge.apis import IndexApi
+from triple.providers.apis import ProvidersApi
+from triple.sessions.apis import ActivityApi, HistoryApi, SessionEndApi, UserCreateApi
+
+urlpatterns = [
+    path("user/", UserCreateApi.as_view(), name="user"),
+    path("activity/", ActivityApi.as_view(), name="activity"),
+    path("session/", SessionEndApi.as_view(), name="session"),
+    path("chat/", ChatApi.as_view(), name="chat"),
+    path("history/", HistoryApi.as_view(), name="history"),
+    path("feedback/", FeedbackApi.as_view(), name="feedback"),
+    path("providers/", ProvidersApi.as_view(), name="providers"),
+    path("index/", IndexApi.as_view(), name="index"),
+    path("health/", HealthApi.as_view(), name="health"),
+]

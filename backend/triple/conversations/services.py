@@ -1,0 +1,303 @@
+"""The question path: session → history → condense → retrieve → generate → record.
+
+No stage is skipped silently: a failing stage is recorded on the Chat row (with the failed provider
+attempts) and surfaces as a clear error, or is answered by the configured fallback provider.
+"""
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+
+from triple.audit.models import SearchLog
+from triple.conversations.models import Chat
+from triple.core.errors import ApplicationError, Conflict, InvalidInput, ServiceUnavailable
+from triple.core.language import detect_language
+from triple.knowledge import selectors as knowledge
+from triple.knowledge.models import Chunk, IndexBuild
+from triple.providers import chain, registry, selection
+from triple.providers.chain import Attempt
+from triple.providers.errors import ProviderError
+from triple.providers.prompts import PROMPT_VERSION
+from triple.providers.types import GenerationRequest, Passage, Turn, Usage
+from triple.retrieval.hybrid import Hit, HybridRetriever
+from triple.retrieval.vector_store import vector_store
+from triple.sessions import selectors as history
+from triple.sessions import services as sessions
+
+MAX_TOP_K = 20
+_CITATION = re.compile(r"\[(\d{1,2})\]")
+
+
+@dataclass
+class Prepared:
+    """Everything known about a question before the answer is generated."""
+
+    chat_id: uuid.UUID
+    user_id: str
+    question: str
+    language: str
+    top_k: int
+    filters: dict[str, Any]
+    providers: dict[str, str]
+    history: tuple[Turn, ...] = ()
+    standalone_query: str = ""
+    reasoning_model: str = ""
+    reasoning_provider: str = ""
+    build: IndexBuild | None = None
+    embedding_model: str = ""
+    hits: list[Hit] = field(default_factory=list)
+    chunks: dict[str, Chunk] = field(default_factory=dict)
+    attempts: list[Attempt] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    usage: Usage = Usage()
+    started: float = field(default_factory=time.perf_counter)
+
+    def passages(self) -> tuple[Passage, ...]:
+        return tuple(
+            Passage(number=hit.rank, text=self.chunks[hit.chunk_id].text, source=self.chunks[hit.chunk_id].source,
+                    locator=self.chunks[hit.chunk_id].locator, metadata=self.chunks[hit.chunk_id].metadata)
+            for hit in self.hits
+        )
+
+    def request(self) -> GenerationRequest:
+        return GenerationRequest(question=self.question, passages=self.passages(), history=self.history,
+                                 language=self.language)
+
+
+class _Timer:
+    def __init__(self, timings: dict[str, float], name: str) -> None:
+        self.timings, self.name = timings, name
+
+    def __enter__(self) -> None:
+        self.start = time.perf_counter()
+
+    def __exit__(self, *exc: object) -> None:
+        self.timings[self.name] = round((time.perf_counter() - self.start) * 1000, 2)
+
+
+def validate_question(question: object) -> str:
+    if not isinstance(question, str) or not question.strip():
+        raise InvalidInput("The question is empty.", code="empty_question")
+    question = question.strip()
+    if len(question) > settings.MAX_QUESTION_CHARS:
+        raise InvalidInput(
+            f"The question has {len(question)} characters; the limit is {settings.MAX_QUESTION_CHARS}.",
+            code="question_too_long",
+        )
+    if any(ord(ch) < 32 and ch not in "\n\t\r" for ch in question):
+        raise InvalidInput("The question contains control characters.", code="invalid_characters")
+    return question
+
+
+def _prepare(*, user_id: str, question: str, top_k: int | None, filters: Mapping[str, Any] | None,
+             providers: Mapping[str, str] | None) -> Prepared:
+    question = validate_question(question)
+    top_k = top_k or settings.RETRIEVAL_TOP_K
+    if not 1 <= top_k <= MAX_TOP_K:
+        raise InvalidInput(f"top_k must be between 1 and {MAX_TOP_K}.", code="invalid_top_k")
+    timings: dict[str, float] = {}
+    with _Timer(timings, "session_ms"):
+        user = sessions.session_validate(user_id=user_id)
+        sessions.session_touch(user=user)
+    chosen = selection.selection_get(user_id=user_id)
+    for role, name in (providers or {}).items():
+        selection.validate_choice(role, name)
+        chosen[role] = name
+    prep = Prepared(chat_id=uuid.uuid4(), user_id=user_id, question=question, language=detect_language(question),
+                    top_k=top_k, filters=dict(filters or {}), providers=chosen, timings=timings)
+    with _Timer(timings, "history_ms"):
+        prep.history = history.recent_turns(user_id=user_id)
+    return prep
+
+
+def _condense_and_retrieve(prep: Prepared) -> None:
+    with _Timer(prep.timings, "condense_ms"):
+        if prep.history:
+            result, failed = chain.condense(prep.question, prep.history, prep.language,
+                                            prep.providers["reasoning"], settings.REASONING_FALLBACKS)
+            prep.attempts += failed
+            prep.standalone_query = result.query.strip() or prep.question
+            prep.reasoning_provider, prep.reasoning_model = result.provider, result.model
+            prep.usage = prep.usage + result.usage
+        else:
+            prep.standalone_query = prep.question
+    with _Timer(prep.timings, "retrieve_ms"):
+        build = knowledge.active_build()
+        if build is None:
+            raise ServiceUnavailable("No index is active yet; run the index build first.", code="index_not_ready")
+        embedder = registry.embedding_provider()
+        if build.embedding_model != embedder.model:
+            raise Conflict(
+                f"The active index was built with {build.embedding_model}, but the embedding provider is now "
+                f"{embedder.model}. Rebuild the index before asking.", code="index_model_mismatch",
+            )
+        retriever = HybridRetriever(build_id=build.id, collection=build.collection, embedder=embedder,
+                                    store=vector_store())
+        prep.build, prep.embedding_model = build, embedder.model
+        prep.hits = retriever.search(prep.standalone_query, top_k=prep.top_k, filters=prep.filters)
+        prep.chunks = knowledge.chunks_by_ids(ids=[hit.chunk_id for hit in prep.hits])
+
+
+def cited_numbers(text: str) -> set[int]:
+    return {int(n) for n in _CITATION.findall(text)}
+
+
+def _record(prep: Prepared, *, response: str, status: str, provider: str = "", model: str = "",
+            usage: Usage | None = None, error: ApplicationError | ProviderError | None = None) -> Chat:
+    """Write the Chat row and its SearchLog rows in one transaction."""
+    cited = cited_numbers(response)
+    prep.timings["total_ms"] = round((time.perf_counter() - prep.started) * 1000, 2)
+    total_usage = prep.usage + (usage or Usage())
+    with transaction.atomic():
+        chat = Chat.objects.create(
+            id=prep.chat_id, user_id=prep.user_id, question=prep.question,
+            standalone_query=prep.standalone_query, language=prep.language, response=response, status=status,
+            error_code=getattr(error, "code", "") if error else "", error=getattr(error, "message", "") if error else "",
+            reasoning_provider=prep.reasoning_provider, reasoning_model=prep.reasoning_model,
+            generation_provider=provider, generation_model=model, embedding_model=prep.embedding_model,
+            index_build=prep.build, prompt_version=PROMPT_VERSION, top_k=prep.top_k, filters=prep.filters,
+            attempts=[a.as_dict() for a in prep.attempts], timings_ms=prep.timings, usage=total_usage.as_dict(),
+        )
+        SearchLog.objects.bulk_create([
+            SearchLog(chat=chat, chunk_id=hit.chunk_id, rank=hit.rank, score=hit.score, retriever=hit.retriever,
+                      dense_rank=hit.dense_rank, dense_score=hit.dense_score, bm25_rank=hit.bm25_rank,
+                      bm25_score=hit.bm25_score, cited=hit.rank in cited)
+            for hit in prep.hits
+        ])
+    history.history_append(user_id=prep.user_id, turns=[
+        {"role": "user", "content": prep.question, "chat_id": str(chat.id), "created_at": chat.created_at.isoformat()},
+        *([{"role": "assistant", "content": response, "chat_id": str(chat.id),
+            "created_at": chat.created_at.isoformat()}] if response else []),
+    ])
+    return chat
+
+
+def _sources(prep: Prepared, response: str) -> list[dict[str, Any]]:
+    cited = cited_numbers(response)
+    out = []
+    for hit in prep.hits:
+        chunk = prep.chunks[hit.chunk_id]
+        out.append({
+            "number": hit.rank, "chunk_id": chunk.id, "document": chunk.source, "locator": chunk.locator,
+            "score": hit.score, "retriever": hit.retriever, "dense_score": hit.dense_score,
+            "bm25_score": hit.bm25_score, "snippet": chunk.text[:300], "image_urls": list(chunk.image_urls),
+            "cited": hit.rank in cited,
+        })
+    return out
+
+
+def _images(sources: list[dict[str, Any]]) -> list[str]:
+    images: list[str] = []
+    for source in sources:
+        if source["cited"]:
+            images += [path for path in source["image_urls"] if path not in images]
+    return images
+
+
+def _payload(prep: Prepared, chat: Chat, sources: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "chat_id": str(chat.id),
+        "response": chat.response,
+        "status": chat.status,
+        "language": prep.language,
+        "standalone_query": prep.standalone_query,
+        "sources": sources,
+        "images": _images(sources),
+        "providers": {
+            "reasoning": {"provider": prep.reasoning_provider or None, "model": prep.reasoning_model or None},
+            "generation": {"provider": chat.generation_provider, "model": chat.generation_model},
+            "embedding": {"model": prep.embedding_model},
+        },
+        "index_build": prep.build.id if prep.build else None,
+        "attempts": chat.attempts,
+        "timings_ms": chat.timings_ms,
+        "usage": chat.usage,
+    }
+
+
+def _fail(prep: Prepared, exc: ProviderError, partial: str = "") -> ApplicationError:
+    prep.attempts += getattr(exc, "attempts", [])
+    _record(prep, response=partial, status=Chat.Status.FAILED, error=exc)
+    return ServiceUnavailable(
+        f"No provider could answer ({exc.code}). The attempt is recorded as chat {prep.chat_id}.",
+        code="generation_failed", extra={"chat_id": str(prep.chat_id)},
+    )
+
+
+def answer_question(*, user_id: str, question: str, top_k: int | None = None,
+                    filters: Mapping[str, Any] | None = None,
+                    providers: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Answer one question for a live session and record the full trace. Returns the API payload
+    (image paths relative to the data directory)."""
+    prep = _prepare(user_id=user_id, question=question, top_k=top_k, filters=filters, providers=providers)
+    try:
+        _condense_and_retrieve(prep)
+        with _Timer(prep.timings, "generate_ms"):
+            result, failed = chain.generate(prep.request(), prep.providers["generation"],
+                                            settings.GENERATION_FALLBACKS)
+            prep.attempts += failed
+    except ProviderError as exc:
+        raise _fail(prep, exc) from None
+    with _Timer(prep.timings, "store_ms"):
+        chat = _record(prep, response=result.text, status=Chat.Status.OK, provider=result.provider,
+                       model=result.model, usage=result.usage)
+    return _payload(prep, chat, _sources(prep, result.text))
+
+
+def answer_question_stream(*, user_id: str, question: str, top_k: int | None = None,
+                           filters: Mapping[str, Any] | None = None,
+                           providers: Mapping[str, str] | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The same path as `answer_question`, as (event, data) pairs: meta, token…, done — or error.
+
+    Validation errors raise before the first event. If the reader goes away mid-stream, the Chat row is
+    still written, with status `interrupted` and the partial answer.
+    """
+    prep = _prepare(user_id=user_id, question=question, top_k=top_k, filters=filters, providers=providers)
+    try:
+        _condense_and_retrieve(prep)
+    except ProviderError as exc:
+        raise _fail(prep, exc) from None
+    return _stream_events(prep)
+
+
+def _stream_events(prep: Prepared) -> Iterator[tuple[str, dict[str, Any]]]:
+    sources = _sources(prep, "")
+    yield "meta", {"chat_id": str(prep.chat_id), "standalone_query": prep.standalone_query, "sources": sources,
+                   "index_build": prep.build.id if prep.build else None}
+    parts: list[str] = []
+    provider = model = ""
+    usage = Usage()
+    finished = False
+    gen_started = time.perf_counter()
+    try:
+        for provider, model, piece in chain.stream(prep.request(), prep.providers["generation"],
+                                                   settings.GENERATION_FALLBACKS, prep.attempts):
+            if piece.text:
+                parts.append(piece.text)
+                yield "token", {"text": piece.text}
+            if piece.usage:
+                usage = piece.usage
+        finished = True
+    except ProviderError as exc:
+        prep.timings["generate_ms"] = round((time.perf_counter() - gen_started) * 1000, 2)
+        error = _fail(prep, exc, "".join(parts))
+        yield "error", {"error": error.code, "message": error.message, "chat_id": str(prep.chat_id)}
+        return
+    finally:
+        if not finished and "generate_ms" not in prep.timings:  # the reader disconnected
+            prep.timings["generate_ms"] = round((time.perf_counter() - gen_started) * 1000, 2)
+            _record(prep, response="".join(parts), status=Chat.Status.INTERRUPTED, provider=provider, model=model,
+                    usage=usage)
+    prep.timings["generate_ms"] = round((time.perf_counter() - gen_started) * 1000, 2)
+    text = "".join(parts)
+    chat = _record(prep, response=text, status=Chat.Status.OK, provider=provider, model=model, usage=usage)
+    payload = _payload(prep, chat, _sources(prep, text))
+    yield "done", {k: payload[k] for k in ("chat_id", "response", "images", "sources", "providers", "timings_ms",
+                                           "usage", "attempts", "status")}

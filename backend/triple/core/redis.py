@@ -1,0 +1,28 @@
+"""The shared Redis client and key naming. Short socket timeouts: a dead Redis must fail fast, not hang."""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import redis
+from django.conf import settings
+
+from triple.core.errors import ServiceUnavailable
+
+
+@lru_cache(maxsize=1)
+def client() -> redis.Redis:
+    return redis.Redis.from_url(
+        settings.REDIS_URL,
+        socket_timeout=settings.REDIS_SOCKET_TIMEOUT,
+        socket_connect_timeout=settings.REDIS_SOCKET_TIMEOUT,
+        decode_responses=True,
+        health_check_interval=30,
+    )
+
+
+def key(*parts: str) -> str:
+    return ":".join((settings.REDIS_KEY_PREFIX, *parts))
+
+
+def unavailable(exc: Exception) -> ServiceUnavailable:
+    return ServiceUnavailable("Redis is not reachable; try again shortly.", code="redis_unavailable")

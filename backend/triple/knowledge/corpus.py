@@ -1,0 +1,87 @@
+"""Scanning the data directory and turning changed files into Chunk rows."""
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+
+from triple.knowledge.loaders import SUPPORTED_EXTENSIONS, LoadError, ParsedChunk, kind_of, load_file
+from triple.knowledge.models import Chunk, Document
+from triple.retrieval.tokenize import tokenize
+
+# Top-level folders of DATA_DIR that hold no documents: evaluation sets and images.
+SKIPPED_DIRS = {"eval"}
+SKIPPED_NAMES = {"readme.md"}
+
+
+@dataclass(frozen=True)
+class CorpusFile:
+    path: Path
+    source: str
+    sha256: str
+    size: int
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def scan(data_dir: Path | None = None) -> Iterator[CorpusFile]:
+    """Every indexable file under the data directory, in a stable order."""
+    root = (data_dir or settings.DATA_DIR).resolve()
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root)
+        if not path.is_file() or any(part.startswith(".") for part in rel.parts):
+            continue
+        if rel.parts[0] in SKIPPED_DIRS or path.name.lower() in SKIPPED_NAMES:
+            continue
+        if kind_of(path) not in SUPPORTED_EXTENSIONS:
+            continue
+        yield CorpusFile(path, rel.as_posix(), file_sha256(path), path.stat().st_size)
+
+
+def chunk_id(source: str, parsed: ParsedChunk) -> str:
+    return hashlib.sha256(f"{source}\x00{parsed.locator}\x00{parsed.text}".encode()).hexdigest()[:40]
+
+
+def parse_document(document: Document, path: Path) -> list[str]:
+    """Parse one file into Chunk rows (existing ids are kept as they are) and return the chunk ids.
+
+    Raises LoadError for a malformed file; nothing is written in that case.
+    """
+    parsed = load_file(path, source=document.source, data_dir=settings.DATA_DIR)
+    ids = [chunk_id(document.source, p) for p in parsed]
+    if len(set(ids)) != len(ids):  # identical rows: keep the first, ids must be unique
+        seen: set[str] = set()
+        parsed = [p for p, i in zip(parsed, ids, strict=True) if not (i in seen or seen.add(i))]  # type: ignore[func-returns-value]
+        ids = list(dict.fromkeys(ids))
+    existing = set(Chunk.objects.filter(id__in=ids).values_list("id", flat=True))
+    new_rows = [
+        Chunk(
+            id=i,
+            document=document,
+            source=document.source,
+            locator=p.locator,
+            ordinal=p.ordinal,
+            text=p.text,
+            tokens=" ".join(tokenize(p.text)),
+            metadata={**p.metadata, "kind": document.kind},
+            image_urls=list(p.image_urls),
+        )
+        for p, i in zip(parsed, ids, strict=True)
+        if i not in existing
+    ]
+    Chunk.objects.bulk_create(new_rows, batch_size=500, ignore_conflicts=True)
+    if existing:
+        Chunk.objects.filter(id__in=existing, document__isnull=True).update(document=document)
+    return ids
+
+
+__all__ = ["CorpusFile", "LoadError", "chunk_id", "file_sha256", "parse_document", "scan"]

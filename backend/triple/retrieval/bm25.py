@@ -1,0 +1,96 @@
+"""An in-memory BM25 index over a build's chunks, as a sparse matrix so scoring is one column sum."""
+from __future__ import annotations
+
+import math
+import threading
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+
+K1 = 1.2
+B = 0.75
+
+
+class BM25Index:
+    def __init__(self, ids: Sequence[str], tokens: Sequence[Sequence[str]],
+                 metadatas: Sequence[Mapping[str, Any]] | None = None) -> None:
+        self.ids = list(ids)
+        self.metadatas = list(metadatas) if metadatas is not None else [{} for _ in ids]
+        vocabulary: dict[str, int] = {}
+        rows: list[int] = []
+        cols: list[int] = []
+        tfs: list[float] = []
+        lengths = np.zeros(len(ids), dtype=np.float32)
+        for row, doc in enumerate(tokens):
+            lengths[row] = len(doc)
+            for term, tf in Counter(doc).items():
+                cols.append(vocabulary.setdefault(term, len(vocabulary)))
+                rows.append(row)
+                tfs.append(tf)
+        self.vocabulary = vocabulary
+        n = max(1, len(ids))
+        avgdl = float(lengths.mean()) if len(ids) else 1.0
+        tf = np.asarray(tfs, dtype=np.float32)
+        row_idx = np.asarray(rows, dtype=np.int64)
+        col_idx = np.asarray(cols, dtype=np.int64)
+        df = np.bincount(col_idx, minlength=len(vocabulary)).astype(np.float32)
+        idf = np.log(1.0 + (n - df + 0.5) / (df + 0.5))
+        norm = K1 * (1 - B + B * lengths[row_idx] / max(avgdl, 1e-9))
+        weights = idf[col_idx] * tf * (K1 + 1) / (tf + norm)
+        self.matrix = sparse.csc_matrix((weights, (row_idx, col_idx)), shape=(len(ids), len(vocabulary)))
+
+    def search(self, query_tokens: Sequence[str], n: int, mask: np.ndarray | None = None
+               ) -> list[tuple[str, float]]:
+        cols = [self.vocabulary[t] for t in query_tokens if t in self.vocabulary]
+        if not cols or not self.ids:
+            return []
+        scores = np.asarray(self.matrix[:, cols].sum(axis=1)).ravel()
+        if mask is not None:
+            scores = np.where(mask, scores, 0.0)
+        n = min(n, int(np.count_nonzero(scores)))
+        if n <= 0:
+            return []
+        top = np.argpartition(-scores, n - 1)[:n]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [(self.ids[i], float(scores[i])) for i in top]
+
+    def mask(self, filters: Mapping[str, Any] | None) -> np.ndarray | None:
+        if not filters:
+            return None
+        keep = np.ones(len(self.ids), dtype=bool)
+        for key, wanted in filters.items():
+            allowed = {str(v) for v in wanted} if isinstance(wanted, (list, tuple)) else {str(wanted)}
+            keep &= np.fromiter((str(m.get(key)) in allowed for m in self.metadatas), bool, len(self.ids))
+        return keep
+
+
+_cache: dict[int, BM25Index] = {}
+_cache_lock = threading.Lock()
+
+
+def index_for_build(build_id: int) -> BM25Index:
+    """The BM25 index of a build, loaded from the database once per process."""
+    cached = _cache.get(build_id)
+    if cached is not None:
+        return cached
+    with _cache_lock:
+        if build_id not in _cache:
+            from triple.knowledge.selectors import build_chunk_rows
+
+            ids, tokens, metas = build_chunk_rows(build_id=build_id)
+            index = BM25Index(ids, [t.split() for t in tokens], metas)
+            while len(_cache) >= 2:
+                _cache.pop(min(_cache))
+            _cache[build_id] = index
+        return _cache[build_id]
+
+
+def idf_of(index: BM25Index, term: str) -> float:
+    col = index.vocabulary.get(term)
+    if col is None:
+        return 0.0
+    df = index.matrix[:, col].nnz
+    return math.log(1.0 + (len(index.ids) - df + 0.5) / (df + 0.5))

@@ -1,0 +1,78 @@
+"""Korean-aware tokenisation for BM25 and for the local provider's term matching.
+
+Two tokenisers, chosen by `BM25_TOKENIZER`:
+- `kiwi`: morphological analysis (kiwipiepy, model shipped in the kiwipiepy_model package); keeps nouns,
+  verb/adjective stems, roots, numbers and foreign words, so "텐트는" and "텐트의" both become "텐트".
+- `ngram`: Hangul character bigrams plus whole Latin/number words; no model, more recall, less precision.
+"""
+from __future__ import annotations
+
+import re
+import threading
+from functools import lru_cache
+from typing import Any
+
+from django.conf import settings
+
+_EN_STOP = frozenset(
+    "a an the and or but if of to in on at by for with from as is are was were be been being do does did "
+    "what which who whom whose when where why how can could would should will shall may might must "
+    "i you he she it we they me my your our their this that these those there here any some please tell "
+    "about much many me us its it's have has had not no yes than then so such into out up down".split()
+)
+_KO_STOP = frozenset("것 수 등 때 곳 건 거 뭐 무엇 어디 언제 어떤 어떻 좀 알리 주 있 없 하 되 이 그 저 제".split())
+_KIWI_KEEP = ("NNG", "NNP", "NR", "SL", "SN", "XR", "VV", "VA", "SH", "NNB", "MAG")
+_WORD = re.compile(r"[0-9a-z][0-9a-z.+\-]*|[\uac00-\ud7a3]+")
+_LATIN = re.compile(r"[0-9a-z][0-9a-z.+\-]*")
+_lock = threading.Lock()
+
+
+@lru_cache(maxsize=1)
+def _kiwi() -> Any:
+    from kiwipiepy import Kiwi
+
+    return Kiwi(num_workers=0)
+
+
+def _normalise(token: str) -> str:
+    return token.lower().strip(".-+")
+
+
+def kiwi_tokens(text: str) -> list[str]:
+    with _lock:
+        morphs = _kiwi().tokenize(text)
+    out: list[str] = []
+    for m in morphs:
+        if not m.tag.startswith(_KIWI_KEEP) or m.tag == "NNB" and len(m.form) < 2:
+            continue
+        form = _normalise(m.form)
+        if not form or form in _EN_STOP or form in _KO_STOP:
+            continue
+        # "3000mm" arrives as SN + SL; keep both parts and their join so either spelling matches.
+        out.append(form)
+    out.extend(t for t in _LATIN.findall(text.lower()) if any(c.isdigit() for c in t) and t not in out)
+    return out
+
+
+def ngram_tokens(text: str) -> list[str]:
+    out: list[str] = []
+    for word in _WORD.findall(text.lower()):
+        if word[0] >= "\uac00":
+            out.extend(word[i : i + 2] for i in range(max(1, len(word) - 1)))
+        elif word not in _EN_STOP:
+            out.append(_normalise(word))
+    return [t for t in out if t]
+
+
+def tokenize(text: str, method: str | None = None) -> list[str]:
+    """Index/query tokens for BM25 (duplicates kept: they are term frequencies)."""
+    method = method or settings.BM25_TOKENIZER
+    return ngram_tokens(text) if method == "ngram" else kiwi_tokens(text)
+
+
+def content_tokens(text: str) -> list[str]:
+    """Content terms of a text, in order, without duplicates."""
+    seen: dict[str, None] = {}
+    for token in tokenize(text):
+        seen.setdefault(token, None)
+    return list(seen)
