@@ -9,8 +9,8 @@ from pathlib import Path
 from django.conf import settings
 
 from triple.knowledge.loaders import SUPPORTED_EXTENSIONS, LoadError, ParsedChunk, kind_of, load_file
-from triple.knowledge.models import Chunk, Document
-from triple.retrieval.tokenize import tokenize
+from triple.knowledge.models import Chunk, Document, IndexBuild
+from triple.retrieval.tokenize import tokenize, tokenizer_id
 
 # Top-level folders of DATA_DIR that hold no documents: evaluation sets and images.
 SKIPPED_DIRS = {"eval"}
@@ -82,6 +82,19 @@ def parse_document(document: Document, path: Path) -> list[str]:
     if existing:
         Chunk.objects.filter(id__in=existing, document__isnull=True).update(document=document)
     return ids
+
+
+def retokenize_if_needed(previous: IndexBuild | None, chunk_ids: list[str]) -> bool:
+    """BM25 tokens are stored with the chunks; when the tokenizer changed since the active build, re-tokenize
+    the build's chunks. Returns True when the stored tokens were already current."""
+    if previous is None or previous.counts.get("tokenizer") == tokenizer_id():
+        return True
+    for start in range(0, len(chunk_ids), 1000):
+        batch = list(Chunk.objects.filter(id__in=chunk_ids[start : start + 1000]).only("id", "text"))
+        for chunk in batch:
+            chunk.tokens = " ".join(tokenize(chunk.text))
+        Chunk.objects.bulk_update(batch, ["tokens"], batch_size=500)
+    return False
 
 
 __all__ = ["CorpusFile", "LoadError", "chunk_id", "file_sha256", "parse_document", "scan"]

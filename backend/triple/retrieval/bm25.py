@@ -1,7 +1,6 @@
 """An in-memory BM25 index over a build's chunks, as a sparse matrix so scoring is one column sum."""
 from __future__ import annotations
 
-import math
 import threading
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -31,6 +30,7 @@ class BM25Index:
                 rows.append(row)
                 tfs.append(tf)
         self.vocabulary = vocabulary
+        self.position = {chunk_id: row for row, chunk_id in enumerate(self.ids)}
         n = max(1, len(ids))
         avgdl = float(lengths.mean()) if len(ids) else 1.0
         tf = np.asarray(tfs, dtype=np.float32)
@@ -56,6 +56,18 @@ class BM25Index:
         top = np.argpartition(-scores, n - 1)[:n]
         top = top[np.argsort(-scores[top], kind="stable")]
         return [(self.ids[i], float(scores[i])) for i in top]
+
+    def metadata_of(self, chunk_id: str) -> Mapping[str, Any]:
+        row = self.position.get(chunk_id)
+        return self.metadatas[row] if row is not None else {}
+
+    def has_term(self, chunk_id: str, term: str) -> bool:
+        """Whether a chunk contains a token (read from the sparse column, no per-chunk token sets kept)."""
+        col, row = self.vocabulary.get(term), self.position.get(chunk_id)
+        if col is None or row is None:
+            return False
+        rows = self.matrix.indices[self.matrix.indptr[col] : self.matrix.indptr[col + 1]]
+        return bool(np.any(rows == row))
 
     def mask(self, filters: Mapping[str, Any] | None) -> np.ndarray | None:
         if not filters:
@@ -87,10 +99,3 @@ def index_for_build(build_id: int) -> BM25Index:
             _cache[build_id] = index
         return _cache[build_id]
 
-
-def idf_of(index: BM25Index, term: str) -> float:
-    col = index.vocabulary.get(term)
-    if col is None:
-        return 0.0
-    df = index.matrix[:, col].nnz
-    return math.log(1.0 + (len(index.ids) - df + 0.5) / (df + 0.5))

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from django.conf import settings
 
 from triple.providers.types import EmbeddingProvider
-from triple.retrieval import bm25
+from triple.retrieval import bm25, superlative
 from triple.retrieval.tokenize import tokenize
 from triple.retrieval.vector_store import ChromaVectorStore
 
@@ -25,6 +25,7 @@ class Hit:
     dense_score: float | None = None
     bm25_rank: int | None = None
     bm25_score: float | None = None
+    note: str = ""  # why a rule moved this hit, e.g. "lowest price_krw"
 
 
 class HybridRetriever:
@@ -49,7 +50,21 @@ class HybridRetriever:
         n = max(top_k, settings.RETRIEVAL_CANDIDATES)
         dense = self.dense(query, n, filters) if mode in {"hybrid", "dense"} else []
         sparse = self.sparse(query, n, filters) if mode in {"hybrid", "bm25"} else []
-        return fuse(dense, sparse, top_k=top_k, k=settings.RRF_K)
+        hits = fuse(dense, sparse, top_k=n, k=settings.RRF_K)
+        if mode == "hybrid":
+            hits = self._promote_superlative(query, hits)
+        return hits[:top_k]
+
+    def _promote_superlative(self, query: str, hits: list[Hit]) -> list[Hit]:
+        index = bm25.index_for_build(self.build_id)
+        order, winner, note = superlative.promote(
+            query, [h.chunk_id for h in hits], index.metadata_of, index.has_term
+        )
+        if winner is None:
+            return hits
+        by_id = {h.chunk_id: h for h in hits}
+        by_id[winner] = replace(by_id[winner], retriever=by_id[winner].retriever + "+superlative", note=note)
+        return [replace(by_id[cid], rank=rank) for rank, cid in enumerate(order, start=1)]
 
 
 def fuse(dense: list[tuple[str, float]], sparse: list[tuple[str, float]], *, top_k: int, k: int) -> list[Hit]:

@@ -4,6 +4,9 @@ Two tokenisers, chosen by `BM25_TOKENIZER`:
 - `kiwi`: morphological analysis (kiwipiepy, model shipped in the kiwipiepy_model package); keeps nouns,
   verb/adjective stems, roots, numbers and foreign words, so "텐트는" and "텐트의" both become "텐트".
 - `ngram`: Hangul character bigrams plus whole Latin/number words; no model, more recall, less precision.
+
+With `kiwi`, Hangul nouns of three or more syllables also yield their character bigrams, because Korean
+compounds are written without spaces: "마포점" must match a question about "마포", "제주도" one about "제주".
 """
 from __future__ import annotations
 
@@ -34,6 +37,10 @@ def _kiwi() -> Any:
     return Kiwi(num_workers=0)
 
 
+def _is_hangul_word(word: str) -> bool:
+    return all("\uac00" <= ch <= "\ud7a3" for ch in word)
+
+
 def _normalise(token: str) -> str:
     return token.lower().strip(".-+")
 
@@ -48,8 +55,9 @@ def kiwi_tokens(text: str) -> list[str]:
         form = _normalise(m.form)
         if not form or form in _EN_STOP or form in _KO_STOP:
             continue
-        # "3000mm" arrives as SN + SL; keep both parts and their join so either spelling matches.
         out.append(form)
+        if m.tag.startswith("NN") and len(form) >= 3 and _is_hangul_word(form):
+            out.extend(form[i : i + 2] for i in range(len(form) - 1))
     out.extend(t for t in _LATIN.findall(text.lower()) if any(c.isdigit() for c in t) and t not in out)
     return out
 
@@ -62,6 +70,13 @@ def ngram_tokens(text: str) -> list[str]:
         elif word not in _EN_STOP:
             out.append(_normalise(word))
     return [t for t in out if t]
+
+
+TOKENIZER_VERSION = 2  # bump when token output changes: builds then re-tokenize their chunks
+
+
+def tokenizer_id() -> str:
+    return f"{settings.BM25_TOKENIZER}-v{TOKENIZER_VERSION}"
 
 
 def tokenize(text: str, method: str | None = None) -> list[str]:
