@@ -76,6 +76,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "triple.core.logging.RequestIdMiddleware",
+    "triple.core.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -216,11 +218,28 @@ LLAMACPP_CONTEXT = _env_int("LLAMACPP_CONTEXT", 4096)
 
 # --- Logging ------------------------------------------------------------------
 LOG_LEVEL = _env("LOG_LEVEL", "INFO")
+LOG_FORMAT = _env("LOG_FORMAT", "json")  # json (one object per line, with request_id) | plain
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "triple.core.logging.RequestContextFilter"}},  # request id + PII masking
+    "formatters": {
+        "plain": {"()": "triple.core.logging.PlainFormatter",
+                  "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "triple.core.logging.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["context"],
+                             "formatter": "json" if LOG_FORMAT == "json" else "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"chromadb": {"level": "WARNING"}, "httpx": {"level": "WARNING"}},
 }
+
+# --- Audit, answer cache, routing, metrics ------------------------------------
+ANSWER_CACHE_TTL = _env_int("ANSWER_CACHE_TTL", 600)  # seconds; 0 turns the answer cache off
+AUDIT_MASK_PII = _env_bool("AUDIT_MASK_PII", False)
+INTENT_ROUTING = _env_bool("INTENT_ROUTING", True)
+PROMETHEUS_MULTIPROC_DIR = _env("PROMETHEUS_MULTIPROC_DIR")
+if PROMETHEUS_MULTIPROC_DIR:
+    Path(PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)
+else:  # prometheus_client goes multiprocess when the variable exists at all, even empty (`.env` sourcing)
+    os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
