@@ -49,6 +49,11 @@ def _repo_path(name: str, default: str) -> Path:
 # --- Django core -----------------------------------------------------------
 TRIPLE_ENV = _env("TRIPLE_ENV", "development")  # development | test | production
 DEBUG = _env_bool("DEBUG", TRIPLE_ENV == "development")
+if DEBUG and TRIPLE_ENV == "production":
+    from django.core.exceptions import ImproperlyConfigured
+
+    # Debug pages show settings and tracebacks: never on a production deployment.
+    raise ImproperlyConfigured("DEBUG must be off when TRIPLE_ENV=production")
 SECRET_KEY = _env("SECRET_KEY")
 if not SECRET_KEY:
     if TRIPLE_ENV == "production":

@@ -13,8 +13,12 @@ SERVED_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".webp"}
 
 def data_file(request: HttpRequest, path: str) -> HttpResponse:
     root = settings.DATA_DIR.resolve()
-    target = (root / path).resolve()
-    if not target.is_relative_to(root) or target.suffix.lower() not in SERVED_SUFFIXES or not target.is_file():
+    try:
+        target = (root / path).resolve()
+        servable = target.is_relative_to(root) and target.suffix.lower() in SERVED_SUFFIXES and target.is_file()
+    except (ValueError, OSError):  # a NUL byte or an over-long name is no file of ours, not a crash
+        servable = False
+    if not servable:
         return JsonResponse(error_body("not_found", "No such file."), status=404)
     response = FileResponse(target.open("rb"), content_type=mimetypes.guess_type(target.name)[0])
     response["Cache-Control"] = "public, max-age=3600"
