@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -191,6 +192,22 @@ MAX_QUESTION_CHARS = _env_int("MAX_QUESTION_CHARS", 4000)
 HISTORY_TURNS = _env_int("HISTORY_TURNS", 6)
 AUTH_MODE = _env("AUTH_MODE", "open")  # open | jwt
 OPERATOR_TOKEN = _env("OPERATOR_TOKEN")
+if AUTH_MODE not in {"open", "jwt"}:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"AUTH_MODE={AUTH_MODE!r}: use open or jwt")
+JWT_REFRESH_LIFETIME_SECONDS = _env_int("JWT_REFRESH_LIFETIME_SECONDS", 86400)
+# Access tokens get exp = the session deadline at issue time (triple.api.auth); this is only simplejwt's default.
+SIMPLE_JWT = {
+    "ALGORITHM": "HS256",
+    "SIGNING_KEY": SECRET_KEY,
+    "ACCESS_TOKEN_LIFETIME": timedelta(seconds=SESSION_TTL_SECONDS),
+    "REFRESH_TOKEN_LIFETIME": timedelta(seconds=JWT_REFRESH_LIFETIME_SECONDS),
+    "USER_ID_CLAIM": "user_id",
+    "UPDATE_LAST_LOGIN": False,
+}
+RATE_LIMIT_USER = _env("RATE_LIMIT_USER", "30/min")  # chat/ per session user; "" = off
+RATE_LIMIT_IP = _env("RATE_LIMIT_IP", "120/min")  # chat/ and user/ per client IP; "" = off
 
 # --- Providers ----------------------------------------------------------------
 EMBEDDING_PROVIDER = _env("EMBEDDING_PROVIDER", "local")

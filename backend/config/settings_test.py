@@ -16,6 +16,9 @@ TEST_TMP_DIR = Path(tempfile.mkdtemp(prefix="triple-test-"))
 VECTOR_STORE_DIR = TEST_TMP_DIR / "vector_store"
 REDIS_KEY_PREFIX = f"triple-test-{uuid.uuid4().hex[:10]}"
 OPERATOR_TOKEN = "test-operator-token"
+# Rate limits off by default: the whole suite comes from one IP; throttling tests turn them on.
+RATE_LIMIT_USER = ""
+RATE_LIMIT_IP = ""
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["TEST"] = {"NAME": str(TEST_TMP_DIR / "test.sqlite3")}
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -1,16 +1,19 @@
 from django.urls import path
 
 from triple.api.health import HealthApi
+from triple.api.throttling import IpRateThrottle, UserRateThrottle
 from triple.conversations.apis import ChatApi, FeedbackApi
 from triple.knowledge.apis import IndexApi
 from triple.providers.apis import ProvidersApi
-from triple.sessions.apis import ActivityApi, HistoryApi, SessionEndApi, UserCreateApi
+from triple.sessions.apis import ActivityApi, HistoryApi, SessionEndApi, TokenRefreshApi, UserCreateApi
 
 urlpatterns = [
     path("user/", UserCreateApi.as_view(), name="user"),
     path("activity/", ActivityApi.as_view(), name="activity"),
     path("session/", SessionEndApi.as_view(), name="session"),
-    path("chat/", ChatApi.as_view(), name="chat"),
+    path("token/refresh/", TokenRefreshApi.as_view(), name="token-refresh"),
+    # Rate limits (Redis, shared by every process) are attached here so the view stays the conversations' own.
+    path("chat/", ChatApi.as_view(throttle_classes=[UserRateThrottle, IpRateThrottle]), name="chat"),
     path("history/", HistoryApi.as_view(), name="history"),
     path("feedback/", FeedbackApi.as_view(), name="feedback"),
     path("providers/", ProvidersApi.as_view(), name="providers"),

@@ -12,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from triple.api.auth import caller_user_id
+from triple.api.auth import caller_user_id, caller_user_id_optional
 from triple.conversations import services
 from triple.conversations.feedback import feedback_create
 
@@ -144,6 +144,6 @@ class FeedbackApi(APIView):
         data.is_valid(raise_exception=True)
         item = feedback_create(chat_id=data.validated_data["chat_id"], rating=data.validated_data["rating"],
                                comment=data.validated_data.get("comment", ""),
-                               user_id=data.validated_data.get("user_id") or request.query_params.get("user_id"))
+                               user_id=caller_user_id_optional(request, data.validated_data))
         return Response({"id": item.id, "chat_id": str(item.chat_id), "rating": item.rating, "comment": item.comment},
                         status=201)

@@ -1,7 +1,16 @@
 """Redis pub/sub events other processes and clients may subscribe to.
 
-Channels: `triple:events:session_expired` ({"user_id"}), `triple:events:index_activated` ({"build_id", ...}).
-Publishing is best effort: an event lost while Redis is down must not fail the work that caused it.
+Channel names are `<REDIS_KEY_PREFIX>:events:<name>` (`channel(name)`; with the default prefix
+`triple:events:session_expired`). Messages are JSON objects:
+
+- `triple:events:session_expired` → `{"user_id"}`: a session ended (DELETE session/, a request found it
+  expired, or the beat sweep found its Redis key gone). Published once per session.
+- `triple:events:index_activated` → `{"build_id", "collection"}`: an index build became the active one.
+
+Subscribe with `redis-cli SUBSCRIBE triple:events:session_expired` or `client.pubsub().subscribe(channel(name))`.
+Pub/sub is fire-and-forget: a subscriber that is not connected at the moment of publishing misses the event,
+so clients treat events as hints and re-read state through the API. Publishing is best effort: an event lost
+while Redis is down must not fail the work that caused it.
 """
 from __future__ import annotations
 

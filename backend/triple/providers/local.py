@@ -179,39 +179,92 @@ def _row_title(passage: Passage) -> str:
 
 # --- condensation -----------------------------------------------------------------
 
+# Words that open a follow-up and refer back to the previous question; stripped from the standalone query.
 _FOLLOW_UP_MARKERS = (
-    "그럼", "그러면", "그중", "그 중", "그거", "그건", "그것", "이거", "이건", "저거", "거기", "그곳",
-    "and ", "what about", "how about", "which one", "that one", "those", "it ", "its ", "them", "also",
+    "그럼", "그러면", "그리고", "그중에", "그중", "그 중에", "그 중", "그거", "그건", "그것", "이거", "이건", "저거",
+    "거기", "그곳", "and then", "and", "what about", "how about", "which one", "that one", "those", "it", "its",
+    "them", "also", "then",
 )
+_MARKER = re.compile(
+    r"^\s*(?:" + "|".join(re.escape(m) for m in sorted(_FOLLOW_UP_MARKERS, key=len, reverse=True)) + r")"
+    r"(?:(?<=[a-z])\b|(?<![a-z]))[\s,]*",
+    re.I,
+)
+# Terms of the previous question that ask *for* something rather than name it; carrying them only adds
+# noise ("which backpacks do you sell" → "backpacks", "텐트는 어떤 종류가 있어요" → "텐트").
+_NOT_CARRIED = frozenset({
+    "종류", "목록", "리스트", "보", "알", "알리", "주", "있", "없", "하", "되", "싶", "궁금",
+    "sell", "sells", "selling", "offer", "offers", "carry", "stock", "have", "has", "show", "list", "kinds", "kind",
+    "types", "sorts", "options", "available", "recommend", "need", "want", "know", "much",
+})
+_PREPOSITIONS = ("to", "in", "for", "from", "with", "at", "on", "by")
+_SWAP = re.compile(rf"^\s*(?:and|what about|how about)?\s*({'|'.join(_PREPOSITIONS)})\s+(.+?)\s*[?.!]*\s*$", re.I)
+
+
+def _swap_object(question: str, previous: str) -> str | None:
+    """English "And to Japan?" after "…shipping to the United States?" → "…shipping to Japan?"."""
+    match = _SWAP.match(question)
+    if not match:
+        return None
+    prep, obj = match.group(1).lower(), match.group(2)
+    others = "|".join(p for p in _PREPOSITIONS if p != prep)
+    target = re.compile(rf"\b{prep}\s+[^?.!,]+?(?=\s+(?:{others})\b|\s*[?.!,]|\s*$)", re.I)
+    found = list(target.finditer(previous))
+    if not found:
+        return None
+    last = found[-1]
+    return f"{previous[: last.start()]}{prep} {obj}{previous[last.end():]}"
+
+
+def _naming_terms(text: str, exclude: set[str]) -> list[str]:
+    """The terms of `text` worth carrying, in order; pieces of a longer term (a tokenizer may add the
+    bigrams of a compound: "충전식" → "충전", "전식") are left to the whole word."""
+    terms = [t for t in content_tokens(text) if t not in exclude and t not in _NOT_CARRIED]
+    return [t for t in terms if not any(t != other and t in other for other in terms)]
 
 
 class LocalCondenser:
-    """Makes a follow-up standalone by carrying the previous question's key terms into it.
+    """Makes a follow-up standalone without a language model.
 
-    A message counts as a follow-up when it starts with a referring word ("그럼", "and", "what about")
-    or has at most three content terms; other messages pass through unchanged.
+    A message is a follow-up when it opens with a referring word ("그럼", "그중에", "and", "what about") or
+    has at most three content terms; other messages pass through unchanged. A follow-up is rewritten
+    against the previous question, itself first made standalone, so a topic survives several turns:
+
+    - "And to Japan?" after "How much is express shipping to the United States?" swaps the prepositional
+      object: "How much is express shipping to Japan?";
+    - otherwise the referring word is dropped and the previous question's naming terms are put in front:
+      "그럼 가장 싼 건?" after "텐트는 어떤 종류가 있어요?" → "텐트 가장 싼 건?" (the category noun is what
+      lets retrieval rank the cheapest *tent*); "and in blue?" after "Which backpacks do you sell?" →
+      "backpacks in blue?".
     """
 
     name = "local"
-    model = "carry-terms-v1"
+    model = "carry-terms-v2"
 
     def condense(self, question: str, history: Sequence[Turn], language: str) -> CondenseResult:
-        previous = [turn.content for turn in history if turn.role == "user"]
-        query = question
-        if previous and self.is_follow_up(question):
-            carried = [t for t in content_tokens(previous[-1]) if t not in set(content_tokens(question))]
-            seen: list[str] = []
-            for term in carried:
-                if term not in seen:
-                    seen.append(term)
-            if seen:
-                query = f"{' '.join(seen)} {question}"
+        context = ""
+        for turn in history:
+            if turn.role == "user":
+                context = self.rewrite(turn.content, context)
+        query = self.rewrite(question, context)
         return CondenseResult(query=query, provider=self.name, model=self.model, usage=Usage(0, 0, True))
+
+    def rewrite(self, question: str, previous: str) -> str:
+        """`question` made standalone against the standalone form of the question before it."""
+        question = question.strip()
+        if not previous or not self.is_follow_up(question):
+            return question
+        swapped = _swap_object(question, previous)
+        if swapped:
+            return swapped
+        rest = _MARKER.sub("", question, count=1).strip() or question
+        own = set(content_tokens(rest))
+        carried = _naming_terms(previous, own)
+        return f"{' '.join(carried)} {rest}".strip() if carried else question
 
     @staticmethod
     def is_follow_up(question: str) -> bool:
-        lowered = question.strip().lower()
-        if lowered.startswith(_FOLLOW_UP_MARKERS):
+        if _MARKER.match(question) and _MARKER.match(question).end() > 0:  # type: ignore[union-attr]
             return True
         return len(content_tokens(question)) <= 3
 

@@ -1,0 +1,19 @@
+"""Print a staff JWT for the operator endpoints (an alternative to OPERATOR_TOKEN)."""
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from triple.api.auth import operator_jwt
+
+
+class Command(BaseCommand):
+    help = "Print a staff JWT (claim staff=true) accepted by the operator endpoints. Signed with SECRET_KEY."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--hours", type=float, default=12.0, help="lifetime in hours (default 12)")
+        parser.add_argument("--name", default="operator", help="who the token is for (goes into its user_id)")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        self.stdout.write(operator_jwt(hours=options["hours"], name=options["name"]))
