@@ -16,6 +16,8 @@ TEST_TMP_DIR = Path(tempfile.mkdtemp(prefix="triple-test-"))
 VECTOR_STORE_DIR = TEST_TMP_DIR / "vector_store"
 REDIS_KEY_PREFIX = f"triple-test-{uuid.uuid4().hex[:10]}"
 OPERATOR_TOKEN = "test-operator-token"
+# Answer cache off by default: a cached answer would hide the provider a test set up; cache tests turn it on.
+ANSWER_CACHE_TTL = 0
 # Rate limits off by default: the whole suite comes from one IP; throttling tests turn them on.
 RATE_LIMIT_USER = ""
 RATE_LIMIT_IP = ""

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from triple.api.health import HealthApi
+from triple.audit.apis import AuditExportApi, AuditListApi, AuditReplayApi, AuditTraceApi
 from triple.api.throttling import IpRateThrottle, UserRateThrottle
 from triple.conversations.apis import ChatApi, FeedbackApi
 from triple.knowledge.apis import IndexApi
@@ -19,4 +20,8 @@ urlpatterns = [
     path("providers/", ProvidersApi.as_view(), name="providers"),
     path("index/", IndexApi.as_view(), name="index"),
     path("health/", HealthApi.as_view(), name="health"),
+    path("audit/", AuditListApi.as_view(), name="audit"),
+    path("audit/export/", AuditExportApi.as_view(), name="audit-export"),
+    path("audit/<uuid:chat_id>/", AuditTraceApi.as_view(), name="audit-trace"),
+    path("audit/<uuid:chat_id>/replay/", AuditReplayApi.as_view(), name="audit-replay"),
 ]

@@ -16,16 +16,19 @@ from django.conf import settings
 from django.db import transaction
 
 from triple.audit.models import SearchLog
+from triple.conversations import cache, routing
 from triple.conversations.models import Chat
+from triple.core import metrics
 from triple.core.errors import ApplicationError, Conflict, InvalidInput, ServiceUnavailable
 from triple.core.language import detect_language
+from triple.core.pii import mask_pii
 from triple.knowledge import selectors as knowledge
 from triple.knowledge.models import Chunk, IndexBuild
 from triple.providers import chain, registry, selection
 from triple.providers.chain import Attempt
 from triple.providers.errors import ProviderError
 from triple.providers.prompts import PROMPT_VERSION
-from triple.providers.types import GenerationRequest, Passage, Turn, Usage
+from triple.providers.types import GenerationRequest, GenerationResult, Passage, StreamChunk, Turn, Usage
 from triple.retrieval.hybrid import Hit, HybridRetriever
 from triple.retrieval.vector_store import vector_store
 from triple.sessions import selectors as history
@@ -58,11 +61,18 @@ class Prepared:
     timings: dict[str, float] = field(default_factory=dict)
     usage: Usage = Usage()
     started: float = field(default_factory=time.perf_counter)
+    route: str = routing.RAG
+    canned: str | None = None  # an answer the router gives itself (small talk, out of corpus)
+    cached: cache.CachedAnswer | None = None
+    cache_key: str = ""
+    use_cache: bool = True
+    replay: bool = False  # a replay is recorded with route "replay" and stays out of the session's history
 
     def passages(self) -> tuple[Passage, ...]:
         return tuple(
             Passage(number=hit.rank, text=self.chunks[hit.chunk_id].text, source=self.chunks[hit.chunk_id].source,
-                    locator=self.chunks[hit.chunk_id].locator, metadata=self.chunks[hit.chunk_id].metadata)
+                    locator=self.chunks[hit.chunk_id].locator,
+                    metadata={**self.chunks[hit.chunk_id].metadata, **({"_note": hit.note} if hit.note else {})})
             for hit in self.hits
         )
 
@@ -117,7 +127,13 @@ def _prepare(*, user_id: str, question: str, top_k: int | None, filters: Mapping
     return prep
 
 
-def _condense_and_retrieve(prep: Prepared) -> None:
+def _condense_and_retrieve(prep: Prepared, build: IndexBuild | None = None) -> None:
+    """Condense, then retrieve from `build` (default: the active one). Small talk skips both; a cached
+    answer skips the retrieval (its hits come from the cache); weak evidence routes to "not found"."""
+    talk = routing.smalltalk_detect(prep.question, prep.language) if settings.INTENT_ROUTING else None
+    if talk is not None:
+        prep.route, prep.canned, prep.standalone_query = routing.SMALLTALK, talk.reply, prep.question
+        return
     with _Timer(prep.timings, "condense_ms"):
         if prep.history:
             result, failed = chain.condense(prep.question, prep.history, prep.language,
@@ -129,7 +145,7 @@ def _condense_and_retrieve(prep: Prepared) -> None:
         else:
             prep.standalone_query = prep.question
     with _Timer(prep.timings, "retrieve_ms"):
-        build = knowledge.active_build()
+        build = build or knowledge.active_build()
         if build is None:
             raise ServiceUnavailable("No index is active yet; run the index build first.", code="index_not_ready")
         embedder = registry.embedding_provider()
@@ -141,8 +157,47 @@ def _condense_and_retrieve(prep: Prepared) -> None:
         retriever = HybridRetriever(build_id=build.id, collection=build.collection, embedder=embedder,
                                     store=vector_store())
         prep.build, prep.embedding_model = build, embedder.model
-        prep.hits = retriever.search(prep.standalone_query, top_k=prep.top_k, filters=prep.filters)
+        if prep.use_cache:
+            prep.cache_key = cache.answer_cache_key(standalone_query=prep.standalone_query, build_id=build.id,
+                                                    providers=prep.providers, top_k=prep.top_k, filters=prep.filters)
+            prep.cached = cache.answer_cache_get(key=prep.cache_key)
+        if prep.cached is not None:
+            prep.hits, prep.route = list(prep.cached.hits), prep.cached.route
+        else:
+            prep.hits = retriever.search(prep.standalone_query, top_k=prep.top_k, filters=prep.filters)
+            if settings.INTENT_ROUTING and routing.out_of_corpus(prep.hits):
+                prep.route, prep.canned = routing.OUT_OF_CORPUS, routing.not_found_reply(prep.language)
         prep.chunks = knowledge.chunks_by_ids(ids=[hit.chunk_id for hit in prep.hits])
+
+
+def _shortcut(prep: Prepared) -> GenerationResult | None:
+    """The answer when no generator needs to run: a cached one, or the router's own."""
+    if prep.cached is not None:
+        return GenerationResult(text=prep.cached.response, provider=prep.cached.provider, model=prep.cached.model,
+                                usage=Usage())
+    if prep.canned is not None:
+        return GenerationResult(text=prep.canned, provider=routing.ROUTER_PROVIDER, model=f"{prep.route}-v1",
+                                usage=Usage())
+    return None
+
+
+def _generation_stream(prep: Prepared) -> Iterator[tuple[str, str, StreamChunk]]:
+    shortcut = _shortcut(prep)
+    if shortcut is None:
+        yield from chain.stream(prep.request(), prep.providers["generation"], settings.GENERATION_FALLBACKS,
+                                prep.attempts)
+        return
+    for piece in re.findall(r"\S+\s*|\s+", shortcut.text):
+        yield shortcut.provider, shortcut.model, StreamChunk(text=piece)
+    yield shortcut.provider, shortcut.model, StreamChunk(usage=shortcut.usage)
+
+
+def _cache_store(prep: Prepared, chat: Chat) -> None:
+    """Cache answers that the requested providers wrote themselves (not fallbacks, not failures)."""
+    if (prep.cache_key and prep.cached is None and chat.status == Chat.Status.OK and chat.response
+            and not prep.attempts and prep.route in (routing.RAG, routing.OUT_OF_CORPUS)):
+        cache.answer_cache_set(key=prep.cache_key, response=chat.response, provider=chat.generation_provider,
+                               model=chat.generation_model, route=chat.route, hits=prep.hits, chat_id=str(chat.id))
 
 
 def cited_numbers(text: str) -> set[int]:
@@ -155,15 +210,24 @@ def _record(prep: Prepared, *, response: str, status: str, provider: str = "", m
     cited = cited_numbers(response)
     prep.timings["total_ms"] = round((time.perf_counter() - prep.started) * 1000, 2)
     total_usage = prep.usage + (usage or Usage())
+    if prep.route == routing.RAG and routing.is_not_found_reply(response):
+        prep.route = routing.OUT_OF_CORPUS  # the generator itself found nothing to answer from
+    usage_row: dict[str, Any] = total_usage.as_dict()
+    if prep.cached is not None:
+        usage_row["cached_from"] = prep.cached.chat_id  # the chat that spent the tokens
+    question, standalone = prep.question, prep.standalone_query
+    if settings.AUDIT_MASK_PII:
+        question, standalone = mask_pii(question), mask_pii(standalone)
     with transaction.atomic():
         chat = Chat.objects.create(
-            id=prep.chat_id, user_id=prep.user_id, question=prep.question,
-            standalone_query=prep.standalone_query, language=prep.language, response=response, status=status,
+            id=prep.chat_id, user_id=prep.user_id, question=question, standalone_query=standalone,
+            route=routing.REPLAY if prep.replay else prep.route, cached=prep.cached is not None,
+            language=prep.language, response=response, status=status,
             error_code=getattr(error, "code", "") if error else "", error=getattr(error, "message", "") if error else "",
             reasoning_provider=prep.reasoning_provider, reasoning_model=prep.reasoning_model,
             generation_provider=provider, generation_model=model, embedding_model=prep.embedding_model,
             index_build=prep.build, prompt_version=PROMPT_VERSION, top_k=prep.top_k, filters=prep.filters,
-            attempts=[a.as_dict() for a in prep.attempts], timings_ms=prep.timings, usage=total_usage.as_dict(),
+            attempts=[a.as_dict() for a in prep.attempts], timings_ms=prep.timings, usage=usage_row,
         )
         SearchLog.objects.bulk_create([
             SearchLog(chat=chat, chunk_id=hit.chunk_id, rank=hit.rank, score=hit.score, retriever=hit.retriever,
@@ -171,6 +235,10 @@ def _record(prep: Prepared, *, response: str, status: str, provider: str = "", m
                       bm25_score=hit.bm25_score, cited=hit.rank in cited)
             for hit in prep.hits
         ])
+    metrics.chat_observe(route=chat.route, status=chat.status, cached=chat.cached, provider=chat.generation_provider,
+                         timings_ms=chat.timings_ms, attempts=chat.attempts, usage=chat.usage)
+    if prep.replay:
+        return chat
     history.history_append(user_id=prep.user_id, turns=[
         {"role": "user", "content": prep.question, "chat_id": str(chat.id), "created_at": chat.created_at.isoformat()},
         *([{"role": "assistant", "content": response, "chat_id": str(chat.id),
@@ -206,6 +274,8 @@ def _payload(prep: Prepared, chat: Chat, sources: list[dict[str, Any]]) -> dict[
         "chat_id": str(chat.id),
         "response": chat.response,
         "status": chat.status,
+        "route": chat.route,
+        "cached": chat.cached,
         "language": prep.language,
         "standalone_query": prep.standalone_query,
         "sources": sources,
@@ -239,16 +309,45 @@ def answer_question(*, user_id: str, question: str, top_k: int | None = None,
     prep = _prepare(user_id=user_id, question=question, top_k=top_k, filters=filters, providers=providers)
     try:
         _condense_and_retrieve(prep)
-        with _Timer(prep.timings, "generate_ms"):
-            result, failed = chain.generate(prep.request(), prep.providers["generation"],
-                                            settings.GENERATION_FALLBACKS)
-            prep.attempts += failed
+        result = _generate(prep)
     except ProviderError as exc:
         raise _fail(prep, exc) from None
     with _Timer(prep.timings, "store_ms"):
         chat = _record(prep, response=result.text, status=Chat.Status.OK, provider=result.provider,
                        model=result.model, usage=result.usage)
+    _cache_store(prep, chat)
     return _payload(prep, chat, _sources(prep, result.text))
+
+
+def _generate(prep: Prepared) -> GenerationResult:
+    shortcut = _shortcut(prep)
+    if shortcut is not None:
+        return shortcut
+    with _Timer(prep.timings, "generate_ms"):
+        result, failed = chain.generate(prep.request(), prep.providers["generation"], settings.GENERATION_FALLBACKS)
+        prep.attempts += failed
+    return result
+
+
+def answer_replay(*, chat: Chat, providers: Mapping[str, str], build: IndexBuild | None) -> Chat:
+    """Ask a recorded chat's question again, without its session: the history is the user's earlier
+    chats, the answer cache is bypassed, and the new Chat row (route "replay", same user id) is returned
+    whether the replay succeeded or failed. `build` None means the active index."""
+    prep = Prepared(chat_id=uuid.uuid4(), user_id=chat.user_id, question=chat.question, language=chat.language,
+                    top_k=chat.top_k, filters=dict(chat.filters), providers=dict(providers), use_cache=False,
+                    replay=True)
+    earlier = (Chat.objects.filter(user_id=chat.user_id, created_at__lt=chat.created_at, status=Chat.Status.OK)
+               .exclude(route=routing.REPLAY).order_by("-created_at")[: settings.HISTORY_TURNS])
+    for row in reversed(list(earlier.values("question", "response"))):
+        prep.history += (Turn("user", row["question"]), Turn("assistant", row["response"]))
+    try:
+        _condense_and_retrieve(prep, build=build)
+        result = _generate(prep)
+    except ProviderError as exc:
+        prep.attempts += getattr(exc, "attempts", [])
+        return _record(prep, response="", status=Chat.Status.FAILED, error=exc)
+    return _record(prep, response=result.text, status=Chat.Status.OK, provider=result.provider, model=result.model,
+                   usage=result.usage)
 
 
 def answer_question_stream(*, user_id: str, question: str, top_k: int | None = None,
@@ -277,8 +376,7 @@ def _stream_events(prep: Prepared) -> Iterator[tuple[str, dict[str, Any]]]:
     finished = False
     gen_started = time.perf_counter()
     try:
-        for provider, model, piece in chain.stream(prep.request(), prep.providers["generation"],
-                                                   settings.GENERATION_FALLBACKS, prep.attempts):
+        for provider, model, piece in _generation_stream(prep):
             if piece.text:
                 parts.append(piece.text)
                 yield "token", {"text": piece.text}
@@ -298,6 +396,7 @@ def _stream_events(prep: Prepared) -> Iterator[tuple[str, dict[str, Any]]]:
     prep.timings["generate_ms"] = round((time.perf_counter() - gen_started) * 1000, 2)
     text = "".join(parts)
     chat = _record(prep, response=text, status=Chat.Status.OK, provider=provider, model=model, usage=usage)
+    _cache_store(prep, chat)
     payload = _payload(prep, chat, _sources(prep, text))
     yield "done", {k: payload[k] for k in ("chat_id", "response", "images", "sources", "providers", "timings_ms",
                                            "usage", "attempts", "status")}
