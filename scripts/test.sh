@@ -28,3 +28,6 @@ else
   echo "pg_ctlcluster 15 main start), point TEST_POSTGRES_URL at a server, or set SKIP_POSTGRES=1." >&2
   exit 1
 fi
+
+echo "==> distributed mode (make test-distributed)"
+bash scripts/test_distributed.sh
