@@ -67,10 +67,16 @@ class AuditListApi(APIView):
         created_at = serializers.DateTimeField()
         feedback = serializers.IntegerField(source="latest_rating", allow_null=True)
 
+    class PageSerializer(serializers.Serializer):  # what AuditPagination returns around the rows
+        count = serializers.IntegerField()
+        next = serializers.URLField(allow_null=True)
+        previous = serializers.URLField(allow_null=True)
+        results = serializers.ListField(child=serializers.DictField())
+
     @extend_schema(parameters=[FilterSerializer,
                                OpenApiParameter("page", OpenApiTypes.INT),
                                OpenApiParameter("page_size", OpenApiTypes.INT)],
-                   responses={200: OutputSerializer(many=True), 400: ERROR, 401: ERROR, 403: ERROR},
+                   responses={200: PageSerializer, 400: ERROR, 401: ERROR, 403: ERROR},
                    operation_id="audit_list")
     def get(self, request: Request) -> Response:
         paginator = AuditPagination()
