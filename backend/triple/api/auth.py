@@ -8,7 +8,8 @@ Two modes, chosen by `AUTH_MODE`:
   signed with SECRET_KEY) whose `user_id` claim is the session's user id. `Authorization: Bearer <access>`
   identifies the caller; a `user_id` in the body or query that names someone else is refused with 403
   `user_mismatch`. As the API draft requires, chat/activity/session also accept a body `user_id` without
-  a header; history does not.
+  a header; history does not, and neither does resuming with `POST user/` (which mints tokens): a bare
+  user id never yields a token.
 
 Tokens never outlive the session they name: an access token expires at the session's deadline when it is
 issued, and every request is validated against the live session anyway (an ended session answers 401
@@ -90,10 +91,11 @@ def caller_user_id(request: Request, body: dict[str, Any] | None = None, *, allo
     return claimed
 
 
-def caller_user_id_optional(request: Request, body: dict[str, Any] | None = None) -> str | None:
+def caller_user_id_optional(request: Request, body: dict[str, Any] | None = None, *,
+                            allow_body: bool = True) -> str | None:
     """Like `caller_user_id`, but None when the request names nobody (e.g. feedback by chat id alone)."""
     if (jwt_enabled() and _bearer(request)) or _claimed_user_id(request, body):
-        return caller_user_id(request, body)
+        return caller_user_id(request, body, allow_body=allow_body)
     return None
 
 

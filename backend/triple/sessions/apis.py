@@ -41,12 +41,13 @@ class UserCreateApi(APIView):
 
     @extend_schema(request=InputSerializer, responses={200: SessionOutput, 201: SessionOutput},
                    operation_id="user_create",
-                   description="Without user_id: a new session (201). With user_id (or a Bearer token in jwt "
-                   "mode): resume and extend that session (200); 401 session_expired when it has ended.")
+                   description="Without user_id: a new session (201). With user_id (open mode) or the Bearer "
+                   "token (jwt mode): resume and extend that session (200); 401 session_expired when it has ended.")
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        user_id = auth.caller_user_id_optional(request, data.validated_data)
+        # jwt mode: resuming mints tokens, so it takes the Bearer token, never a bare user id.
+        user_id = auth.caller_user_id_optional(request, data.validated_data, allow_body=False)
         if user_id:
             return Response(_session_payload(services.session_resume(user_id=user_id), with_refresh=True))
         return Response(_session_payload(services.user_create(), with_refresh=True), status=201)

@@ -42,6 +42,15 @@ def test_jwt_session_carries_tokens_that_expire_with_the_session(api: Any, jwt_m
     assert access["exp"] == int(User.objects.get(user_id=session["user_id"]).expires_at.timestamp())
 
 
+def test_jwt_resume_needs_the_token_not_a_bare_user_id(api: Any, jwt_mode: None) -> None:
+    session = new_session(api)
+    bare = api.post(API + "user/", {"user_id": session["user_id"]}, format="json")
+    assert bare.status_code == 401 and bare.json()["error"] == "token_required"
+    resumed = bearer(session["token"]).post(API + "user/", {}, format="json")
+    assert resumed.status_code == 200 and resumed.json()["user_id"] == session["user_id"]
+    assert AccessToken(resumed.json()["token"])["user_id"] == session["user_id"]  # type: ignore[arg-type]
+
+
 def test_open_mode_returns_no_token_and_ignores_headers(api: Any) -> None:
     session = new_session(api)
     assert "token" not in session

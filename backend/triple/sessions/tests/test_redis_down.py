@@ -39,3 +39,24 @@ def test_redis_stopped_gives_503_and_consistent_rows(own_redis: Any, api: Any, b
     after_user = User.objects.get(user_id=user_id)
     assert (after_user.expires_at, after_user.last_activity, after_user.expired) == (
         before_user.expires_at, before_user.last_activity, False)
+
+
+def test_a_hung_redis_gives_503_instead_of_hanging(own_redis: Any, api: Any, db: Any) -> None:
+    """A paused server accepts connections but never answers: the socket timeout must end the wait."""
+    import os
+    import signal
+
+    user_id = api.post(USER, {}, format="json").json()["user_id"]
+    users = User.objects.count()
+    os.kill(own_redis.process.pid, signal.SIGSTOP)
+    try:
+        from triple.core import redis as triple_redis
+
+        triple_redis.client().connection_pool.disconnect()  # new connections, so the pause is felt at once
+        created = api.post(USER, {}, format="json")
+        assert created.status_code == 503 and created.json()["error"] == "redis_unavailable"
+        touched = api.post(ACTIVITY, {"user_id": user_id}, format="json")
+        assert touched.status_code == 503 and touched.json()["error"] == "redis_unavailable"
+    finally:
+        os.kill(own_redis.process.pid, signal.SIGCONT)
+    assert User.objects.count() == users
