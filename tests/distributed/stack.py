@@ -13,6 +13,7 @@ looked up by name. Run by hand to poke at a live stack:
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
 import secrets
@@ -69,6 +70,12 @@ def wait_for(what: str, check: Callable[[], Any], *, timeout: float, interval: f
         lines = log.read_text(errors="replace").splitlines()[-25:]
         tail = f"\n--- last lines of {log} ---\n" + "\n".join(lines)
     raise StackError(f"{what} not ready after {timeout:.0f} s (last error: {last!r}){tail}")
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM it if the test process dies without cleaning up (Linux prctl)."""
+    with contextlib.suppress(Exception):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def _with_database(url: str, name: str) -> str:
@@ -352,7 +359,8 @@ class Stack:
         log = self.logs / f"{name}.log"
         handle = log.open("wb")
         popen = subprocess.Popen(cmd, cwd=cwd, env=self.env(), stdout=handle, stderr=subprocess.STDOUT,
-                                 stdin=subprocess.DEVNULL, start_new_session=True)
+                                 stdin=subprocess.DEVNULL, start_new_session=True,
+                                 preexec_fn=_die_with_parent)
         handle.close()
         proc = Proc(name, popen, log)
         self.procs.append(proc)
