@@ -1,6 +1,7 @@
 """Reads of conversation history: the database is the source of truth, Redis a cache of recent turns."""
 from __future__ import annotations
 
+import contextlib
 import json
 
 import redis
@@ -73,9 +74,13 @@ def history_append(*, user_id: str, turns: list[dict[str, str]]) -> None:
         pipe.expire(key, settings.SESSION_TTL_SECONDS)
         pipe.execute()
     except redis.RedisError:
-        pass
+        # A cache that missed a turn would serve a gap until it expires; dropping it makes the next read
+        # rebuild from the database. (If Redis is down, the key is not reachable for reads either.)
+        with contextlib.suppress(redis.RedisError):
+            triple_redis.client().delete(key)
 
 
 def recent_turns(*, user_id: str) -> tuple[Turn, ...]:
+    """The last HISTORY_TURNS question/answer pairs, oldest first, as condensation and generation take them."""
     turns = history_turns(user_id=user_id, limit=settings.HISTORY_TURNS * 2)
     return tuple(Turn(role=t["role"], content=t["content"]) for t in turns)  # type: ignore[arg-type]
