@@ -81,8 +81,9 @@ def test_services_profiles_and_healthchecks() -> None:
 def test_backend_side_services_read_env_and_share_the_volumes() -> None:
     document = compose()
     services = document["services"]
-    for name in BACKEND_SIDE | {"frontend"}:
+    for name in BACKEND_SIDE:
         assert services[name]["env_file"] == ".env", f"{name} must read every variable from .env"
+    assert "env_file" not in services["frontend"], "the UI container must not receive the backend's secrets"
     for name in BACKEND_SIDE:
         mounts = {m.split(":")[1] for m in services[name]["volumes"]}
         assert {"/app/db", "/app/vector_store", "/app/data/uploads"} <= mounts, name
