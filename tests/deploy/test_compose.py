@@ -127,6 +127,8 @@ def test_entrypoint_migrates_bootstraps_the_index_and_runs_each_role() -> None:
     assert "${INDEX_QUEUE:-indexing},${DEFAULT_QUEUE:-default}" in script
     assert (REPO / "docker" / "entrypoint.sh").stat().st_mode & 0o111, "the entry point must be executable"
     assert {"INDEX_QUEUE", "DEFAULT_QUEUE", "CHROMA_PORT", "LOG_LEVEL"} <= env_example_names()
+    command = (REPO / "backend/triple/knowledge/management/commands/build_vectors.py").read_text()
+    assert '"--if-missing"' in command and '"--quiet"' in command, "the bootstrap's flags must exist"
 
 
 def _dockerignore_patterns() -> list[str]:
