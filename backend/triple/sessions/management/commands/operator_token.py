@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
 from triple.api.auth import operator_jwt
@@ -16,4 +17,7 @@ class Command(BaseCommand):
         parser.add_argument("--name", default="operator", help="who the token is for (goes into its user_id)")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if settings.SECRET_KEY.startswith("dev-only-"):
+            # settings.py invents a key per process when none is set: the server could not verify this token.
+            self.stderr.write("SECRET_KEY is not set (.env or environment): the server will reject this token.")
         self.stdout.write(operator_jwt(hours=options["hours"], name=options["name"]))
