@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from triple.core import metrics
 from triple.core import redis as triple_redis
 from triple.knowledge import selectors as knowledge
 from triple.providers import registry
@@ -58,17 +59,34 @@ def _index() -> dict[str, Any]:
     return {"build_id": build.id, "embedding_model": build.embedding_model, "chunks": build.counts.get("chunks")}
 
 
+def _providers() -> dict[str, Any]:
+    """The providers configured for each role must be ready (a missing key is a failing part)."""
+    roles = {role: registry.default_provider(role) for role in ("embedding", "reasoning", "generation")}
+    states = {role: registry.readiness(name, role) for role, name in roles.items()}
+    not_ready = [f"{role} ({roles[role]}): {state.reason}" for role, state in states.items() if not state.ready]
+    if not_ready:
+        raise RuntimeError("; ".join(not_ready))
+    return {"configured": roles}
+
+
+def _queues() -> dict[str, Any]:
+    return {"depth": metrics.queue_depths()}
+
+
 class HealthApi(APIView):
     class OutputSerializer(serializers.Serializer):
         status = serializers.ChoiceField(choices=["ok", "degraded"])
         checks = serializers.DictField()
         providers = serializers.ListField(child=serializers.DictField())
+        failing = serializers.ListField(child=serializers.CharField())
 
     @extend_schema(responses={200: OutputSerializer, 503: OutputSerializer}, operation_id="health")
     def get(self, request: Request) -> Response:
         checks = {"database": _check(_db), "redis": _check(_redis), "chroma": _check(_chroma),
-                  "worker": _check(_worker), "index": _check(_index)}
-        required = ("database", "redis", "chroma", "index")
+                  "worker": _check(_worker), "index": _check(_index), "providers": _check(_providers),
+                  "queues": _check(_queues)}
+        required = ("database", "redis", "chroma", "index", "providers")
         ok = all(checks[name]["ok"] for name in required)
-        body = {"status": "ok" if ok else "degraded", "checks": checks, "providers": registry.statuses()}
+        body = {"status": "ok" if ok else "degraded", "checks": checks, "providers": registry.statuses(),
+                "failing": [name for name in required if not checks[name]["ok"]]}
         return Response(body, status=200 if ok else 503)

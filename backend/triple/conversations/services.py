@@ -399,4 +399,4 @@ def _stream_events(prep: Prepared) -> Iterator[tuple[str, dict[str, Any]]]:
     _cache_store(prep, chat)
     payload = _payload(prep, chat, _sources(prep, text))
     yield "done", {k: payload[k] for k in ("chat_id", "response", "images", "sources", "providers", "timings_ms",
-                                           "usage", "attempts", "status")}
+                                           "usage", "attempts", "status", "route", "cached")}

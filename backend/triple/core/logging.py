@@ -1,7 +1,7 @@
 """Structured logs: one JSON object per line, a request id on every line, personal data masked.
 
 `RequestIdMiddleware` takes the caller's `X-Request-ID` (when it looks like an id) or makes one, keeps
-it in a context variable for the duration of the request, returns it as a response header and logs
+it in a context variable until the response is closed, returns it as a response header and logs
 one access line per request. `RequestContextFilter` copies the id onto each record and masks personal
 data in the rendered message, so neither formatter can leak an e-mail or a card number.
 """
@@ -17,6 +17,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from django.core.signals import request_finished
 from django.http import HttpRequest, HttpResponse
 
 from triple.core.pii import mask_pii
@@ -63,10 +64,20 @@ class JsonFormatter(logging.Formatter):
         }
         for key, value in vars(record).items():
             if key not in _STANDARD and key not in body:
-                body[key] = value
+                body[key] = _masked(value)
         if record.exc_info:
             body["exc"] = mask_pii(self.formatException(record.exc_info))
         return json.dumps(body, ensure_ascii=False, default=str)
+
+
+def _masked(value: Any) -> Any:
+    """An `extra` value as JSON can carry it, with personal data masked (objects such as Django's request
+    become their masked text)."""
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    if isinstance(value, (dict, list, tuple)):
+        return json.loads(mask_pii(json.dumps(value, ensure_ascii=False, default=str)))
+    return mask_pii(str(value))
 
 
 class PlainFormatter(logging.Formatter):
@@ -85,17 +96,23 @@ class RequestIdMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         incoming = request.headers.get(REQUEST_ID_HEADER, "")
         request_id = incoming if _VALID_ID.match(incoming) else uuid.uuid4().hex
-        token = _request_id.set(request_id)
+        # Cleared on request_finished, not on the way out of here: Django logs 4xx/5xx after the
+        # middleware returns, and a streamed answer is written (and logged) after that too.
+        _request_id.set(request_id)
         request.request_id = request_id  # type: ignore[attr-defined]
         started = time.perf_counter()
-        try:
-            response = self.get_response(request)
-            response[REQUEST_ID_HEADER] = request_id
-            access_log.info(
-                "%s %s %s", request.method, request.path, response.status_code,
-                extra={"method": request.method, "path": request.path, "status": response.status_code,
-                       "duration_ms": round((time.perf_counter() - started) * 1000, 2)},
-            )
-            return response
-        finally:
-            _request_id.reset(token)
+        response = self.get_response(request)
+        response[REQUEST_ID_HEADER] = request_id
+        access_log.info(
+            "%s %s %s", request.method, request.path, response.status_code,
+            extra={"method": request.method, "path": request.path, "status": response.status_code,
+                   "duration_ms": round((time.perf_counter() - started) * 1000, 2)},
+        )
+        return response
+
+
+def _clear_request_id(**kwargs: Any) -> None:
+    _request_id.set("")
+
+
+request_finished.connect(_clear_request_id, dispatch_uid="triple-clear-request-id")

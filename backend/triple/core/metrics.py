@@ -84,13 +84,8 @@ class StateCollector:
     def collect(self) -> Iterable[Metric]:
         queues = GaugeMetricFamily("triple_queue_depth", "Tasks waiting in a Celery queue", labels=["queue"])
         try:
-            import redis
-
-            broker = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=settings.REDIS_SOCKET_TIMEOUT,
-                                          socket_connect_timeout=settings.REDIS_SOCKET_TIMEOUT)
-            for queue in queue_names():
-                queues.add_metric([queue], float(broker.llen(queue)))
-            broker.close()
+            for queue, depth in queue_depths().items():
+                queues.add_metric([queue], float(depth))
         except Exception:  # an unreachable broker shows as a missing series, and in health/
             pass
         yield queues
@@ -104,6 +99,18 @@ class StateCollector:
         except Exception:
             pass
         yield index
+
+
+def queue_depths() -> dict[str, int]:
+    """Tasks waiting per Celery queue (the Redis broker keeps each queue as a list named after it)."""
+    import redis
+
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=settings.REDIS_SOCKET_TIMEOUT,
+                                  socket_connect_timeout=settings.REDIS_SOCKET_TIMEOUT)
+    try:
+        return {queue: int(broker.llen(queue)) for queue in queue_names()}
+    finally:
+        broker.close()
 
 
 def queue_names() -> list[str]:
