@@ -264,9 +264,7 @@ class LocalCondenser:
 
     @staticmethod
     def is_follow_up(question: str) -> bool:
-        if _MARKER.match(question) and _MARKER.match(question).end() > 0:  # type: ignore[union-attr]
-            return True
-        return len(content_tokens(question)) <= 3
+        return bool(_MARKER.match(question)) or len(content_tokens(question)) <= 3
 
     @staticmethod
     def readiness() -> Readiness:

@@ -88,3 +88,22 @@ def test_english_follow_up_swaps_the_destination(api: Any, built_index: Any) -> 
     second = _ask(api, user_id, "And to Japan?")
     assert second["standalone_query"] == "How much is express shipping to Japan?"
     assert any(s["document"] == "docs/shipping_rates_en.md" for s in second["sources"][:2])
+
+
+@pytest.mark.parametrize(("turns", "question", "expected"), [
+    (["텐트는 어떤 종류가 있어요?"], "그럼 가장 싼 건?", "텐트 가장 싼 건?"),
+    (["Which backpacks do you sell?"], "and in blue?", "backpacks in blue?"),
+    (["How much is express shipping to the United States?"], "And to Japan?", "How much is express shipping to Japan?"),
+    # A topic survives a chain of follow-ups: each is condensed against the previous standalone form.
+    (["서울에 있는 매장 알려 주세요.", "그중에 쉬는 날 없이 여는 곳은?"], "주차는요?",
+     "서울 매장 쉬 날 없이 주차는요?"),
+    # A full question on a new topic is left alone.
+    (["텐트는 어떤 종류가 있어요?"], "반품은 며칠 이내에 가능한가요?", "반품은 며칠 이내에 가능한가요?"),
+    ([], "그럼 가장 싼 건?", "그럼 가장 싼 건?"),
+])
+def test_local_condenser_rewrites(turns: list[str], question: str, expected: str) -> None:
+    from triple.providers.local import LocalCondenser
+    from triple.providers.types import Turn
+
+    history = [t for q in turns for t in (Turn("user", q), Turn("assistant", "…"))]
+    assert LocalCondenser().condense(question, history, "ko").query == expected
