@@ -21,13 +21,12 @@ from typing import Any
 
 import pytest
 import schemathesis
+from config.wsgi import application
 from django.conf import settings as django_settings
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
-
-from config.wsgi import application
 
 MAX_EXAMPLES = 25
 API = "/api/v1/triple/"

@@ -3,7 +3,6 @@ and files that cannot be read from outside the data directory."""
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import pytest

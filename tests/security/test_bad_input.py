@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 from django.conf import settings
-
 from triple.audit.models import SearchLog
 from triple.conversations.models import Chat
 

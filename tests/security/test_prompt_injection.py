@@ -3,6 +3,7 @@ it cannot change the rules: the local generator only repeats passage text, and t
 provider would receive keep the system rules first and put the document inside a numbered passage."""
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 from collections.abc import Iterator
@@ -10,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from triple.knowledge import services as knowledge
 from triple.providers import prompts, registry
 from triple.providers.registry import ProviderSpec
@@ -64,10 +64,8 @@ def poisoned_index(tmp_path: Path, settings: Any, built_index: Any) -> Iterator[
         yield build
     finally:
         bm25._cache.pop(build.id, None)
-        try:
+        with contextlib.suppress(Exception):
             vector_store().delete(build.collection)
-        except Exception:
-            pass
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 from django.conf import settings as django_settings
-
 from triple.conversations.models import Chat
 
 pytestmark = pytest.mark.django_db
@@ -62,7 +61,7 @@ def test_development_has_debug_on_by_default_and_the_test_settings_off() -> None
 class EchoingVendor(BaseHTTPRequestHandler):
     """An OpenAI-compatible server that refuses every call and echoes the key it was sent, as vendors do."""
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         key = self.headers.get("Authorization", "")
         length = int(self.headers.get("Content-Length") or 0)
         self.rfile.read(length)
