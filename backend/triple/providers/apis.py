@@ -6,7 +6,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from triple.api.auth import caller_user_id
+from triple.api.auth import caller_user_id, caller_user_id_optional
 from triple.providers import registry, selection
 from triple.sessions import services as sessions
 
@@ -39,7 +39,7 @@ class ProvidersApi(APIView):
 
     @extend_schema(responses={200: ProvidersOutput}, operation_id="providers_get")
     def get(self, request: Request) -> Response:
-        user_id = request.query_params.get("user_id")
+        user_id = caller_user_id_optional(request)
         if user_id:
             sessions.session_validate(user_id=user_id)
             return Response(_payload(selection.selection_get(user_id=user_id)))
