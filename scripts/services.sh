@@ -45,3 +45,14 @@ stop_pidfile() {
     rm -f "$file"
   fi
 }
+
+# Headless Chromium for the UI end-to-end test and scripts/screenshot.py (Debian's package; Playwright
+# drives it through executable_path, never a downloaded browser), with Korean and emoji fonts.
+ensure_chromium() {
+  if [[ -x /usr/bin/chromium ]] && fc-list 2>/dev/null | grep -qi nanum && fc-list 2>/dev/null | grep -qi "color emoji"; then
+    return 0
+  fi
+  echo "==> installing chromium and fonts with apt-get"
+  if [[ $(id -u) -ne 0 ]]; then SUDO=sudo; else SUDO=; fi
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium fonts-nanum fonts-noto-color-emoji >/dev/null
+}

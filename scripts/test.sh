@@ -7,6 +7,7 @@ export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TRIPLE_ENV=test
 unset DATABASE_URL
 
 ensure_redis
+ensure_chromium
 echo "==> test suite (SQLite)"
 .venv/bin/pytest -q "$@"
 

@@ -1,0 +1,1 @@
+"""Triple's Streamlit frontend. It talks to the backend only over HTTP (see client.py)."""

@@ -1,0 +1,1 @@
+"""Reusable pieces of the UI; each renders one thing from data it is given."""
