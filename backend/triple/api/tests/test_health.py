@@ -40,7 +40,7 @@ def own_redis(tmp_path: Path, settings: Any) -> Iterator[dict[str, Any]]:
             break
         except redis.ConnectionError:
             time.sleep(0.05)
-    state = {"pid": int(pidfile.read_text().strip()), "url": url}
+    state: dict[str, Any] = {"pid": int(pidfile.read_text().strip()), "url": url}
     settings.REDIS_URL = settings.CELERY_BROKER_URL = url
     triple_redis.client.cache_clear()
     yield state

@@ -72,3 +72,25 @@ def test_counters_move_with_requests_answers_errors_and_tokens(api: Any, built_i
     assert value("triple_stage_duration_seconds_count", stage="retrieve") == retrieve + 1
     assert value("triple_provider_errors_total", provider=timing_out, error="provider_timeout") == errors + 1
     assert value("triple_tokens_total", provider="local", kind="output") > tokens
+
+
+def test_multiprocess_mode_sums_every_worker(tmp_path: Any, settings: Any) -> None:
+    """Two worker processes count requests into PROMETHEUS_MULTIPROC_DIR; /metrics reports the sum."""
+    import subprocess
+    import sys
+
+    from triple.core.metrics import metrics_text
+
+    script = ("from triple.core import metrics\n"
+              "metrics.REQUESTS.labels('GET', 'chat', '200').inc(3)\n"
+              "metrics.STAGE_LATENCY.labels('retrieve').observe(0.2)\n")
+    env = {"PATH": "/usr/bin:/bin", "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
+           "PYTHONPATH": str(settings.BASE_DIR), "DJANGO_SETTINGS_MODULE": "config.settings_test"}
+    for _ in range(2):
+        subprocess.run([sys.executable, "-c", script], env=env, check=True, timeout=120)
+    assert len(list(tmp_path.glob("counter_*.db"))) == 2  # one file per process
+    settings.PROMETHEUS_MULTIPROC_DIR = str(tmp_path)
+    text = metrics_text().decode()
+    assert 'triple_http_requests_total{method="GET",status="200",view="chat"} 6.0' in text
+    assert 'triple_stage_duration_seconds_count{stage="retrieve"} 2.0' in text
+    assert "triple_queue_depth" in text  # scrape-time gauges come from the scraping process
