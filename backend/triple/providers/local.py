@@ -92,13 +92,31 @@ class LocalEmbedding:
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?。])\s+|\n+")
 TABULAR_KINDS = {"csv", "xlsx", "json"}
 MIN_COVERAGE = 0.34  # share of the question's weighted terms the best passage must contain
+TITLE_COLUMNS = ("name", "title", "이름", "상품명", "제목", "매장명")
 
 
-def _units(passage: Passage) -> list[str]:
-    """The pieces an extractive answer is made of: a table row's `column: value` lines, or sentences."""
-    if passage.metadata.get("kind") in TABULAR_KINDS:
-        return [line.strip() for line in passage.text.splitlines() if line.strip()]
-    return [piece.strip(" -#*\t") for piece in _SENTENCE_SPLIT.split(passage.text) if len(piece.strip()) > 1]
+def _is_tabular(passage: Passage) -> bool:
+    return passage.metadata.get("kind") in TABULAR_KINDS
+
+
+def _fields(passage: Passage) -> list[tuple[str, str]]:
+    return [(k.strip(), v.strip()) for k, _, v in (line.partition(": ") for line in passage.text.splitlines()) if v]
+
+
+def _row_title(passage: Passage) -> str:
+    """A table row's name: its `name`/`title` column when it has one, else its first column."""
+    fields = _fields(passage)
+    for key, value in fields:
+        if key.lower() in TITLE_COLUMNS:
+            return value
+    return fields[0][1] if fields else passage.source
+
+
+def _sentences(passage: Passage) -> list[str]:
+    """Sentences of a prose passage, without the heading trail the loaders put on its first line."""
+    heading = str(passage.metadata.get("section", ""))
+    pieces = [p.strip(" -#*\t") for p in _SENTENCE_SPLIT.split(passage.text)]
+    return [p for p in pieces if len(p) > 1 and p != heading]
 
 
 def _idf(question_terms: set[str], documents: list[set[str]]) -> dict[str, float]:
@@ -107,50 +125,88 @@ def _idf(question_terms: set[str], documents: list[set[str]]) -> dict[str, float
 
 
 class LocalExtractiveGenerator:
-    """Answers with the most relevant sentences of the retrieved passages, each cited as [n].
+    """Answers with the most relevant sentences (or table cells) of the retrieved passages, each cited [n].
 
-    It never writes anything that is not in a passage, and says so (in the question's language) when the
-    passages do not cover the question's terms.
+    It never writes anything that is not in a passage, and says so, in the question's language, when the
+    passages do not cover the question's terms. A table row that retrieval promoted for a superlative
+    ("the cheapest tent") is answered with the row's name and the deciding column.
     """
 
     name = "local"
-    model = "extractive-v1"
+    model = "extractive-v2"
     can_stream = True
 
     def __init__(self, max_units: int = 3) -> None:
         self.max_units = max_units
 
     def compose(self, request: GenerationRequest) -> str:
+        not_found = NOT_FOUND.get(request.language, NOT_FOUND["en"])
         terms = set(content_tokens(request.question))
-        if not terms or not request.passages:
-            return NOT_FOUND.get(request.language, NOT_FOUND["en"])
+        if not request.passages:
+            return not_found
+        lead = request.passages[0]
+        if lead.metadata.get("_note") and _is_tabular(lead):
+            return self._superlative_answer(lead, terms)
+        if not terms:
+            return not_found
         passage_terms = [set(content_tokens(p.text)) for p in request.passages]
         idf = _idf(terms, passage_terms)
         total = sum(idf.values())
-        coverage = max(sum(idf[t] for t in terms & pt) / total for pt in passage_terms)
-        if coverage < MIN_COVERAGE:
-            return NOT_FOUND.get(request.language, NOT_FOUND["en"])
+        if max(sum(idf[t] for t in terms & pt) / total for pt in passage_terms) < MIN_COVERAGE:
+            return not_found
 
-        scored: list[tuple[float, int, int, str, Passage]] = []
+        scored: list[tuple[float, int, str]] = []
         for rank, passage in enumerate(request.passages):
-            rank_weight = 1.0 / (1 + 0.35 * rank)
-            for order, unit in enumerate(_units(passage)):
-                overlap = terms & set(content_tokens(unit))
+            weight = 1.0 / (1 + 0.35 * rank)
+            if _is_tabular(passage):
+                line = self._row_line(passage, terms, idf)
+                if line:
+                    scored.append((line[0] * weight, rank, line[1]))
+                continue
+            for sentence in _sentences(passage):
+                overlap = terms & set(content_tokens(sentence))
                 if overlap:
-                    scored.append((sum(idf[t] for t in overlap) * rank_weight, rank, order, unit, passage))
+                    scored.append((sum(idf[t] for t in overlap) * weight, rank, f"{sentence} [{passage.number}]"))
         if not scored:
-            return NOT_FOUND.get(request.language, NOT_FOUND["en"])
-        scored.sort(key=lambda item: (-item[0], item[1], item[2]))
-        chosen = sorted(scored[: self.max_units], key=lambda item: (item[1], item[2]))
-
+            return not_found
+        scored.sort(key=lambda item: (-item[0], item[1]))
         lines: list[str] = []
-        for _, _, _, unit, passage in chosen:
-            if passage.metadata.get("kind") in TABULAR_KINDS:
-                unit = f"{_row_title(passage)} — {unit}" if not unit.startswith(_row_title(passage)) else unit
-            line = f"{unit} [{passage.number}]"
+        for score, _, line in scored:
+            if score < 0.5 * scored[0][0]:  # weaker lines add noise, not answers
+                break
             if line not in lines:
                 lines.append(line)
+            if len(lines) == self.max_units:
+                break
         return "\n".join(lines)
+
+    @staticmethod
+    def _row_line(passage: Passage, terms: set[str], idf: dict[str, float]) -> tuple[float, str] | None:
+        """One line per table row: its name and the cells that share terms with the question."""
+        title = _row_title(passage)
+        matched = []
+        score = 0.0
+        for key, value in _fields(passage):
+            overlap = terms & set(content_tokens(f"{key} {value}"))
+            if overlap and value != title:
+                matched.append(f"{key}: {value}")
+                score += sum(idf[t] for t in overlap)
+        if title and terms & set(content_tokens(title)):
+            score += sum(idf[t] for t in terms & set(content_tokens(title)))
+        if score == 0:
+            return None
+        return score, f"{title} — {'; '.join(matched[:4]) or passage.text.splitlines()[0]} [{passage.number}]"
+
+    @staticmethod
+    def _superlative_answer(passage: Passage, terms: set[str]) -> str:
+        note = str(passage.metadata["_note"])
+        column = note.split(" ", 1)[1] if " " in note else note
+        fields = dict(_fields(passage))
+        detail = [f"{column}: {fields[column]}"] if column in fields else []
+        title = _row_title(passage)
+        detail += [f"{k}: {v}" for k, v in fields.items()
+                   if k != column and v != title and terms & set(content_tokens(v))][:2]
+        return f"{title} — {'; '.join(detail)} [{passage.number}]"
 
     def generate(self, request: GenerationRequest) -> GenerationResult:
         text = self.compose(request)
@@ -166,15 +222,6 @@ class LocalExtractiveGenerator:
     @staticmethod
     def readiness() -> Readiness:
         return Readiness(True)
-
-
-def _row_title(passage: Passage) -> str:
-    """A table row's name: its `name` column when it has one, else its first column."""
-    lines = [line for line in passage.text.splitlines() if ": " in line]
-    for line in lines:
-        if line.split(": ", 1)[0].strip().lower() in {"name", "title", "이름", "상품명", "제목"}:
-            return line.split(": ", 1)[1].strip()
-    return lines[0].split(": ", 1)[1].strip() if lines else passage.source
 
 
 # --- condensation -----------------------------------------------------------------
