@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import zlib
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -71,6 +73,15 @@ def shaped_503_is_not_a_crash(ctx: Any, response: Any, case: Any) -> bool | None
 
 
 CHECKS = [shaped_503_is_not_a_crash, response_schema_conformance, content_type_conformance, error_shape]
+# (operation, auth, status) -> count; printed at the end (pytest -s) to show how deep the fuzz reached.
+SEEN: Counter[tuple[str, str, int]] = Counter()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _print_status_counts() -> Iterator[None]:
+    yield
+    for (operation, auth, status), count in sorted(SEEN.items()):
+        print(f"fuzz {operation:<45} {auth:<9} {status}: {count}")
 
 
 @pytest.fixture
@@ -107,13 +118,20 @@ def live_user_id(db: Any) -> str:
     return str(user_create().user_id)
 
 
+QUESTIONS = ["반품은 며칠 이내에 가능한가요?", "Which gas canister does the compact stove use?"]
+
+
 def _with_live_user(case: Any, user_id: str) -> None:
-    """Half the generated bodies/queries that name a user get a live session's id, so fuzzing reaches the
-    question path instead of stopping at 404 unknown_user."""
+    """Half the generated bodies/queries that name a user get a live session's id, and a quarter of the chat
+    bodies a real question, so fuzzing reaches the question path instead of stopping at 404 unknown_user or
+    400 empty_question (the other fields stay as generated)."""
     for container in (case.body, case.query):
-        if isinstance(container, dict) and "user_id" in container and hash(json.dumps(container, sort_keys=True,
-                                                                                       default=str)) % 2 == 0:
-            container["user_id"] = user_id
+        if isinstance(container, dict) and "user_id" in container:
+            digest = zlib.crc32(json.dumps(container, sort_keys=True, default=str).encode())  # not hash(): seeded
+            if digest % 2 == 0:
+                container["user_id"] = user_id
+                if case.path.endswith("/chat/") and container is case.body and digest % 4 == 0:
+                    container["question"] = QUESTIONS[digest % 8 // 4]
 
 
 @pytest.mark.django_db
@@ -127,13 +145,16 @@ def test_api_fuzz(case: Any, built_index: Any, private_data_dir: Path, connectio
     if is_operator(case.path):
         case.headers = {k: v for k, v in (case.headers or {}).items() if k.lower() != "authorization"}
         anonymous = case.call(headers={})
+        SEEN[(f"{case.method} {case.path}", "anonymous", anonymous.status_code)] += 1
         error_shape(None, anonymous, case)
         operator = case.call_and_validate(headers={"Authorization": f"Bearer {django_settings.OPERATOR_TOKEN}"},
                                           checks=CHECKS)
+        SEEN[(f"{case.method} {case.path}", "operator", operator.status_code)] += 1
         # A path value the URL converter rejects (e.g. a non-integer id) routes nowhere: 404 either way.
         # Every path that reaches an operator view must refuse the anonymous call with 401.
         unrouted = anonymous.status_code == operator.status_code == 404
         assert anonymous.status_code == 401 or unrouted, (anonymous.status_code, anonymous.content[:300])
     else:
         _with_live_user(case, live_user_id)
-        case.call_and_validate(checks=CHECKS)
+        response = case.call_and_validate(checks=CHECKS)
+        SEEN[(f"{case.method} {case.path}", "-", response.status_code)] += 1

@@ -87,6 +87,18 @@ def test_bad_fields_are_clear_400s(api: Any, session_user: Any, field: str, valu
     assert not Chat.objects.exists()
 
 
+@pytest.mark.parametrize("filters", [
+    {"x": [None, None]}, {"x": {"a": 1}}, {"x": []}, {"source": ["a", 1]}, {"$or": [{"a": 1}]},
+    {"kind": {"$ne": "csv"}}, {"a b": "c"}, {f"k{i}": 1 for i in range(11)},
+])
+def test_filters_the_vector_store_cannot_take_are_a_clear_400(
+    api: Any, built_index: Any, session_user: Any, filters: dict[str, Any],
+) -> None:
+    body = {"user_id": session_user.user_id, "question": "반품은 며칠 이내에 가능한가요?", "filters": filters}
+    assert_error(api.post(CHAT, body, format="json"), 400)  # found by the schema fuzz: these were 500s
+    assert not Chat.objects.exists()
+
+
 INJECTIONS = [
     "'; DROP TABLE triple_chat; --",
     "1 OR 1=1; SELECT * FROM triple_session_user --",

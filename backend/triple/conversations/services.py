@@ -106,9 +106,33 @@ def validate_question(question: object) -> str:
     return question
 
 
+_FILTER_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
+_SCALARS = (str, int, float, bool)
+
+
+def validate_filters(filters: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Metadata filters: field name -> a scalar, or a non-empty list of scalars of one type. Anything else
+    (operators such as `$or`, nested objects, nulls, mixed lists) is refused here rather than by the vector
+    store, which would raise deep inside retrieval."""
+    if filters is None:
+        return {}
+    if not isinstance(filters, Mapping) or len(filters) > 10:
+        raise InvalidInput("filters must be an object of at most 10 fields.", code="invalid_filters")
+    for key, value in filters.items():
+        if not isinstance(key, str) or not _FILTER_KEY.match(key):
+            raise InvalidInput(f"filters: {str(key)[:40]!r} is not a field name.", code="invalid_filters")
+        values = value if isinstance(value, list) else [value]
+        if (not values or len(values) > 100 or not all(type(v) in _SCALARS for v in values)
+                or len({type(v) for v in values}) > 1):
+            raise InvalidInput(f"filters.{key} must be a string, number or boolean, or a non-empty list of "
+                               "values of one of those types.", code="invalid_filters")
+    return dict(filters)
+
+
 def _prepare(*, user_id: str, question: str, top_k: int | None, filters: Mapping[str, Any] | None,
              providers: Mapping[str, str] | None) -> Prepared:
     question = validate_question(question)
+    filters = validate_filters(filters)
     top_k = top_k or settings.RETRIEVAL_TOP_K
     if not 1 <= top_k <= MAX_TOP_K:
         raise InvalidInput(f"top_k must be between 1 and {MAX_TOP_K}.", code="invalid_top_k")

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -37,7 +37,9 @@ class ProvidersApi(APIView):
         generation_provider = serializers.CharField(required=False, max_length=32)
         preset = serializers.CharField(required=False, max_length=64)
 
-    @extend_schema(responses={200: ProvidersOutput}, operation_id="providers_get")
+    @extend_schema(responses={200: ProvidersOutput}, operation_id="providers_get",
+                   parameters=[OpenApiParameter("user_id", str, description="the session whose choice to show; "
+                                                "without it, the defaults")])
     def get(self, request: Request) -> Response:
         user_id = caller_user_id_optional(request)
         if user_id:

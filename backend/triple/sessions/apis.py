@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -92,6 +92,7 @@ class HistoryApi(APIView):
         turns = serializers.ListField(child=serializers.DictField())
 
     @extend_schema(responses={200: OutputSerializer}, operation_id="history",
+                   parameters=[OpenApiParameter("user_id", str, description="the session (open mode)")],
                    description="The caller's turns, oldest first (question, then answer). jwt mode needs the "
                    "Bearer token; open mode takes ?user_id=.")
     def get(self, request: Request) -> Response:
