@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any, Literal
 
 import streamlit as st
@@ -14,6 +13,8 @@ from frontend.components.operator import require_operator
 from frontend.connection import client
 
 FEEDBACK_FILTERS = ["", "up", "down", "none"]
+STATUS_FILTERS = ["", "ok", "failed", "interrupted"]
+RATING_MARKS = {1: "👍", -1: "👎"}
 
 
 def _date(value: Any) -> str | None:
@@ -40,9 +41,11 @@ def _filters() -> dict[str, Any]:
                            "none": state.t("feedback_none")}
         feedback = e.selectbox(state.t("filter_feedback"), FEEDBACK_FILTERS, key="audit_feedback",
                                format_func=lambda v: feedback_labels[v])
-        page = f.number_input(state.t("page"), min_value=1, value=1, step=1, key="audit_page")
+        status = f.selectbox(state.t("filter_status"), STATUS_FILTERS, key="audit_status",
+                             format_func=lambda v: v or state.t("any"))
+        page = st.number_input(state.t("page"), min_value=1, value=1, step=1, key="audit_page")
     return {"user_id": user_id.strip() or None, "date_from": _date(date_from), "date_to": _date(date_to),
-            "provider": provider or None, "feedback": feedback or None, "page": int(page)}
+            "provider": provider or None, "status": status or None, "feedback": feedback or None, "page": int(page)}
 
 
 def _table(rows: list[AuditRow]) -> None:
@@ -50,27 +53,49 @@ def _table(rows: list[AuditRow]) -> None:
         state.t("col_created"): row.get("created_at"), state.t("col_user"): row.get("user_id"),
         state.t("col_question"): row.get("question"), state.t("col_status"): row.get("status"),
         state.t("col_provider"): f"{row.get('generation_provider') or '—'} / {row.get('generation_model') or '—'}",
-        state.t("col_feedback"): json.dumps(row.get("feedback"), ensure_ascii=False) if row.get("feedback") else "",
+        state.t("col_feedback"): RATING_MARKS.get(row.get("feedback"), "") if isinstance(row.get("feedback"), int)
+        else "",
         "chat_id": row.get("chat_id"),
     } for row in rows], hide_index=True, width="stretch")
 
 
+def _who(use: Any) -> str:
+    if not isinstance(use, dict) or not use.get("provider"):
+        return "—"
+    return f"{use['provider']} ({use.get('model') or '?'})"
+
+
 def _trace_view(trace: dict[str, Any]) -> None:
+    retrieval = trace.get("retrieval") or {}
+    build = retrieval.get("index_build") or {}
+    providers = trace.get("providers") or {}
+    timings = trace.get("timings_ms") or {}
+    usage = trace.get("usage") or {}
     st.markdown(f"**{state.t('col_question')}:** {trace.get('question', '')}")
     st.markdown(f"**{state.t('standalone_query')}:** {trace.get('standalone_query', '')}")
-    st.caption(f"{state.t('route')}: {trace.get('route', '—')} · {state.t('prompt_version')}: "
-               f"{trace.get('prompt_version', '—')} · build: {(trace.get('retrieval') or {}).get('index_build', '—')}")
-    st.json({"providers": trace.get("providers"), "timings_ms": trace.get("timings_ms"), "usage": trace.get("usage")},
-            expanded=False)
+    st.caption(f"{state.t('route')}: {trace.get('route', '—')} · {state.t('col_status')}: {trace.get('status', '—')}"
+               f" · {state.t('prompt_version')}: {trace.get('prompt_version', '—')}"
+               f" · build #{build.get('id', '—') if isinstance(build, dict) else build}"
+               f" · top_k {retrieval.get('top_k', '—')}")
+    st.caption("🤖 " + state.t("answered_by", generation=_who(providers.get("generation")),
+                               reasoning=_who(providers.get("reasoning")))
+               + " · ⏱️ " + " · ".join(f"{k.removesuffix('_ms')} {v:.0f} ms" for k, v in timings.items()
+                                      if isinstance(v, int | float))
+               + (" · " + state.t("tokens", input=usage.get("input_tokens", "—"),
+                                  output=usage.get("output_tokens", "—"),
+                                  estimated=state.t("estimated") if usage.get("estimated") else "") if usage else ""))
     chunks = trace.get("chunks") or []
     st.markdown(f"**{state.t('retrieved_chunks')}** ({len(chunks)})")
     if chunks:
         st.dataframe([{"rank": c.get("rank"), "score": c.get("score"), "retriever": c.get("retriever"),
-                       "dense": c.get("dense_score"), "bm25": c.get("bm25_score"), "source": c.get("source"),
-                       "locator": c.get("locator"), "text": str(c.get("text", ""))[:200]} for c in chunks],
-                     hide_index=True, width="stretch")
+                       "dense": c.get("dense_score"), "bm25": c.get("bm25_score"), "cited": c.get("cited"),
+                       "source": c.get("source"), "locator": c.get("locator"), "text": str(c.get("text", ""))[:200]}
+                      for c in chunks], hide_index=True, width="stretch")
     st.markdown(f"**{state.t('answer')}**")
     st.markdown(str(trace.get("response", "")))
+    for item in trace.get("feedback") or []:
+        if isinstance(item, dict):
+            st.caption(f"{RATING_MARKS.get(item.get('rating'), '?')} {item.get('comment') or ''}")
 
 
 def _replay(op: OperatorClient, chat_id: str) -> None:

@@ -41,9 +41,12 @@ def wait_for_app(page: Page) -> None:
 
 
 def wait_idle(page: Page, timeout_ms: int = ANSWER_TIMEOUT_MS) -> None:
-    # While a script runs Streamlit shows a "running" status widget; wait until it is gone.
+    """Wait until the script run has finished: no "running" indicator and no element still marked stale."""
+    page.wait_for_timeout(300)  # let a rerun that was just triggered begin
     page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')",
+        """() => !document.querySelector('[data-testid="stStatusWidgetRunningIcon"],'
+                  + '[data-testid="stStatusWidgetRunningManIcon"]')
+              && !document.querySelector('[data-stale="true"]')""",
         timeout=timeout_ms,
     )
     page.wait_for_timeout(300)
