@@ -250,8 +250,9 @@ class Stack:
             "HF_HUB_OFFLINE": "1",
             "TRANSFORMERS_OFFLINE": "1",
             "PYTHONUNBUFFERED": "1",
-            "PROMETHEUS_MULTIPROC_DIR": "",
         })
+        # prometheus_client changes mode when this merely exists; one gunicorn process each needs none.
+        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         env.update(self.extra_env)
         return env
 
