@@ -1,7 +1,9 @@
 """Retrieval evaluation: hit@k, MRR@k and nDCG@k of dense, BM25 and hybrid retrieval on a JSONL set,
 plus how often answers cite the expected source.
 
-A dataset line is `{"question", "expected_source"?, "expected_answer_substring"?}` (at least one).
+A dataset line is `{"question", "expected_source"?, "expected_answer_substring"?}` (at least one), or
+a conversation `{"turns": [...], ...}` whose last turn is scored after the reasoning provider has
+condensed it against the earlier ones (the follow-up set in data/eval/followups.jsonl).
 `expected_source` is a path relative to the data folder, optionally with `#row=N` / `#page=N`: a chunk
 is relevant when its source equals the path and, if a fragment is given, its locator equals it. Without
 `expected_source`, a chunk is relevant when its text contains `expected_answer_substring`.
@@ -31,6 +33,7 @@ class EvalItem:
     question: str
     expected_source: str = ""
     expected_answer_substring: str = ""
+    earlier_turns: tuple[str, ...] = ()  # questions asked before `question` in the same conversation
 
     def matches(self, *, source: str, locator: str, text: str) -> bool:
         """Whether a chunk is the expected evidence for this question."""
@@ -47,10 +50,11 @@ def dataset_load(path: Path) -> list[EvalItem]:
             continue
         try:
             row = json.loads(line)
-            item = EvalItem(question=str(row["question"]).strip(),
+            turns = [str(turn).strip() for turn in row["turns"]] if "turns" in row else [str(row["question"])]
+            item = EvalItem(question=turns[-1].strip(), earlier_turns=tuple(turns[:-1]),
                             expected_source=str(row.get("expected_source") or ""),
                             expected_answer_substring=str(row.get("expected_answer_substring") or ""))
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, IndexError) as exc:
             raise InvalidInput(f"{path}:{number}: not a dataset line ({exc}).", code="invalid_dataset") from None
         if not item.question or not (item.expected_source or item.expected_answer_substring):
             raise InvalidInput(f"{path}:{number}: needs a question and expected_source or "
@@ -102,6 +106,20 @@ def summarize(ranks: Sequence[int | None], k: int = 10) -> dict[str, float]:
 # --- runs ----------------------------------------------------------------------------------
 
 
+def search_query(item: EvalItem) -> str:
+    """The query retrieval sees: the question, or a follow-up condensed by the configured reasoning
+    provider against the conversation's earlier questions."""
+    if not item.earlier_turns:
+        return item.question
+    from triple.core.language import detect_language
+    from triple.providers import registry
+    from triple.providers.types import Turn
+
+    history = tuple(Turn("user", turn) for turn in item.earlier_turns)
+    condensed = registry.reasoning_provider().condense(item.question, history, detect_language(item.question))
+    return condensed.query.strip() or item.question
+
+
 def retrieval_ranks(*, items: Sequence[EvalItem], retriever: HybridRetriever, k: int = 10
                     ) -> list[dict[str, int | None]]:
     """For each question, the first relevant rank (within k) under each retrieval mode."""
@@ -110,8 +128,9 @@ def retrieval_ranks(*, items: Sequence[EvalItem], retriever: HybridRetriever, k:
     out: list[dict[str, int | None]] = []
     for item in items:
         ranks: dict[str, int | None] = {}
+        query = search_query(item)
         for mode in MODES:
-            hits = retriever.search(item.question, top_k=k, mode=mode)
+            hits = retriever.search(query, top_k=k, mode=mode)
             chunks = chunks_by_ids(ids=[hit.chunk_id for hit in hits])
             ranks[mode] = first_relevant_rank([
                 item.matches(source=chunks[h.chunk_id].source, locator=chunks[h.chunk_id].locator,
@@ -133,6 +152,8 @@ def answer_checks(*, items: Sequence[EvalItem]) -> list[dict[str, Any]]:
     for item in items:
         user = user_create()
         try:
+            for turn in item.earlier_turns:  # the conversation so far, so the follow-up is condensed
+                answer_question(user_id=user.user_id, question=turn)
             payload = answer_question(user_id=user.user_id, question=item.question)
         except ApplicationError as exc:
             out.append({"cites_expected": False, "contains_expected": False, "error": exc.code})

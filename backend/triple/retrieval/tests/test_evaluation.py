@@ -90,6 +90,9 @@ def test_dataset_lines_are_checked(tmp_path: Path) -> None:
                     + json.dumps({"question": "Gift card?", "expected_answer_substring": "5 years"}) + "\n")
     assert dataset_load(good) == [EvalItem("텐트?", "catalog/products.csv#row=5", ""),
                                   EvalItem("Gift card?", "", "5 years")]
+    talk = tmp_path / "talk.jsonl"
+    talk.write_text(json.dumps({"turns": ["텐트 종류?", "그럼 가장 싼 건?"], "expected_source": "a.csv#row=5"}))
+    assert dataset_load(talk) == [EvalItem("그럼 가장 싼 건?", "a.csv#row=5", "", ("텐트 종류?",))]
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps({"question": "no expectation"}) + "\n")
     with pytest.raises(InvalidInput):
@@ -99,9 +102,17 @@ def test_dataset_lines_are_checked(tmp_path: Path) -> None:
 def test_shipped_sets_are_valid() -> None:
     from django.conf import settings
 
-    for name in ("ko", "en"):
+    for name in ("ko", "en", "followups"):
         items = dataset_load(settings.REPO_DIR / "data" / "eval" / f"{name}.jsonl")
-        assert len(items) >= 20
+        assert len(items) >= (3 if name == "followups" else 20)
         for item in items:
             path = item.expected_source.partition("#")[0]
             assert path and (settings.REPO_DIR / "data" / path).exists(), item
+
+
+def test_a_follow_up_is_searched_as_the_condensed_query() -> None:
+    from triple.retrieval.evaluation import search_query
+
+    follow_up = EvalItem("그럼 가장 싼 건?", "catalog/products.csv#row=5", "", ("텐트는 어떤 종류가 있어요?",))
+    assert "텐트" in search_query(follow_up) and "싼" in search_query(follow_up)  # carried the earlier topic
+    assert search_query(EvalItem("텐트 가격", "x.md")) == "텐트 가격"
