@@ -41,9 +41,9 @@ def test_out_of_corpus_needs_both_retrievers_to_be_weak() -> None:
 
     assert routing.out_of_corpus([])
     assert routing.out_of_corpus([hit(0.10, 3.0)])  # both weak
-    assert routing.out_of_corpus([hit(0.20, None)])  # no query term in the corpus, dense weak
+    assert routing.out_of_corpus([hit(0.18, None)])  # no query term in the corpus, dense weak
+    assert not routing.out_of_corpus([hit(0.24, None)])  # cross-lingual: no shared term, fair dense match
     assert not routing.out_of_corpus([hit(0.10, 12.0)])  # a strong term match
-    assert not routing.out_of_corpus([hit(0.30, None)])  # a strong semantic match
     assert not routing.out_of_corpus([hit(0.10, 2.0), hit(0.18, 1.0)])  # the best of each counts
 
 
