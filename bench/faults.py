@@ -24,7 +24,8 @@ client timeout). Afterwards the database is checked:
        + 200s whose Chat row has a different number of SearchLog rows than the sources it returned
        + Chat rows (status ok, route rag) whose SearchLog count is not their top_k
 
-Exit status 0 only when lost == 0 and unclear == 0. Usage:
+Exit status 0 only when lost == 0, unclear == 0 and no session ended (sessions live 30 minutes; a Redis
+restart must not end them). Usage:
 
   .venv/bin/python bench/faults.py --duration 180 --sessions 16          # the figures in docs/reliability.md
   .venv/bin/python bench/faults.py --duration 45 --sessions 16 --corpus small   # the CI form
@@ -63,6 +64,8 @@ SMALL_CORPUS = ("docs/faq_en.md", "docs/faq_ko.md", "docs/stove_manual_en.md", "
                 "docs/shipping_rates_en.md", "docs/warranty_ko.txt", "docs/care_guide_en.txt", "docs/rental_ko.md")
 PROVIDER_TIMEOUT = 2.0
 CLIENT_TIMEOUT = 60.0
+NEW_CHUNKS = 24  # chunks of the document uploaded in the worker_kill phase
+KILL_AFTER_NEW = 6  # the worker is killed once this many of them are embedded
 # Only the worker embeds slowly (2 chunks a batch, 0.3 s a batch), so it can be killed mid-build.
 WORKER_SLOW_EMBED = {"EMBED_BATCH_SIZE": "2", "INDEX_TEST_EMBED_DELAY": "0.3"}
 
@@ -314,6 +317,7 @@ class Record:
     sources: int = -1
     provider: str = ""
     stream: bool = False
+    cached: bool = False
     seconds: float = 0.0
 
 
@@ -376,7 +380,7 @@ class Load:
         if response.status_code == 200 and isinstance(body, dict) and body.get("chat_id"):
             return Record(phase, "answered", 200, chat_id=body["chat_id"], sources=len(body.get("sources", [])),
                           provider=(body.get("providers", {}).get("generation") or {}).get("provider", ""),
-                          seconds=elapsed)
+                          cached=bool(body.get("cached")), seconds=elapsed)
         return _refusal(phase, response.status_code, body, elapsed)
 
     def ask_stream(self, client: httpx.Client, user_id: str, question: str) -> Record:
@@ -400,7 +404,7 @@ class Load:
             data = done[-1]
             return Record(phase, "answered", 200, chat_id=data["chat_id"], sources=len(data.get("sources", [])),
                           provider=(data.get("providers", {}).get("generation") or {}).get("provider", ""),
-                          stream=True, seconds=elapsed)
+                          cached=bool(data.get("cached")), stream=True, seconds=elapsed)
         if errors and _shaped(errors[-1]):
             return Record(phase, "refused", 200, errors[-1]["error"], chat_id=errors[-1].get("chat_id", ""),
                           stream=True, seconds=elapsed)
@@ -473,7 +477,7 @@ def worker_kill_phase(stack: Stack, load: Load, deadline: float) -> BuildReport:
     report = BuildReport()
     started = time.monotonic()
     with httpx.Client(base_url=stack.url, timeout=30, headers=stack.operator()) as op:
-        files = {"file": ("zz_field_notes_en.md", field_notes(24).encode(), "text/markdown")}
+        files = {"file": ("zz_field_notes_en.md", field_notes(NEW_CHUNKS).encode(), "text/markdown")}
         upload = op.post("documents/", files=files)
         report.upload_status = upload.status_code
         if upload.status_code != 202:
@@ -486,7 +490,10 @@ def worker_kill_phase(stack: Stack, load: Load, deadline: float) -> BuildReport:
             progress = task.get("progress", {})
             if task.get("state") in ("succeeded", "failed", "unchanged"):
                 return task
-            if task.get("state") == "running" and progress.get("stage") == "embed" and progress.get("done", 0) >= 4:
+            # The new document's chunks are embedded last: kill once a few of them are stored, so the re-run
+            # shows it resumes from the killed build's vectors (embedded < NEW_CHUNKS).
+            if (task.get("state") == "running" and progress.get("stage") == "embed"
+                    and progress.get("done", 0) >= progress.get("total", 0) - NEW_CHUNKS + KILL_AFTER_NEW > 0):
                 return task
             return None
 
@@ -609,13 +616,16 @@ def summarize(records: list[Record]) -> dict[str, Any]:
     for name, p in phases.items():
         answered = [r for r in records if r.phase == name and r.outcome == "answered"]
         p["codes"] = dict(p["codes"])
-        p["answered_by"] = dict(Counter(r.provider for r in answered))
+        p["answered_by"] = dict(Counter(r.provider + (" (cached)" if r.cached else "") for r in answered))
         seconds = sorted(r.seconds for r in answered)
         p["p50_s"] = round(statistics.median(seconds), 2) if seconds else None
         p["p95_s"] = round(seconds[int(len(seconds) * 0.95) - 1], 2) if len(seconds) >= 20 else None
     totals = Counter(r.outcome for r in records)
+    # Sessions live 30 minutes: none may end during the run, Redis restart included.
+    ended = sum(1 for r in records if r.code in ("session_expired", "unknown_user"))
     return {"made": len(records), "answered": totals["answered"], "refused": totals["refused"],
-            "unclear": totals["unclear"], "streamed": sum(r.stream for r in records), "phases": dict(phases)}
+            "unclear": totals["unclear"], "streamed": sum(r.stream for r in records),
+            "cached": sum(r.cached for r in records), "sessions_ended": ended, "phases": dict(phases)}
 
 
 def questions() -> list[str]:
@@ -651,6 +661,8 @@ def main() -> int:
     parser.add_argument("--sessions", type=int, default=16, help="concurrent sessions (default 16)")
     parser.add_argument("--corpus", choices=["small", "full"], default="full",
                         help="full: the shipped corpus; small: 8 text documents (faster setup, for CI)")
+    parser.add_argument("--answer-cache", action="store_true",
+                        help="keep the answer cache on (default off: every question runs retrieval and generation)")
     parser.add_argument("--json", type=Path, help="also write the report here")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, database)")
     args = parser.parse_args()
@@ -661,8 +673,10 @@ def main() -> int:
     vendor = FakeVendor()
     vendor.start()
     stack = Stack(tmp, args.corpus, vendor)
+    stack.env["ANSWER_CACHE_TTL"] = "600" if args.answer_cache else "0"
     signal.signal(signal.SIGTERM, _interrupt)
-    report: dict[str, Any] = {"duration_s": args.duration, "sessions": args.sessions, "corpus": args.corpus}
+    report: dict[str, Any] = {"duration_s": args.duration, "sessions": args.sessions, "corpus": args.corpus,
+                              "answer_cache": args.answer_cache}
     try:
         log(f"stack in {tmp}: redis :{stack.redis_port}, api :{stack.api_port}, vendor {vendor.base_url}")
         stack.start_redis()
@@ -712,7 +726,8 @@ def main() -> int:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
-    ok = report["database"]["lost"] == 0 and report["unclear"] == 0 and not report["controller_error"]
+    ok = (report["database"]["lost"] == 0 and report["unclear"] == 0 and report["sessions_ended"] == 0
+          and not report["controller_error"])
     return 0 if ok else 1
 
 
@@ -721,6 +736,9 @@ def print_report(report: dict[str, Any]) -> None:
     print()
     print(f"requests made: {report['made']}  answered: {report['answered']}  "
           f"refused with a clear error: {report['refused']}  unclear: {report['unclear']}  lost: {db['lost']}")
+    print(f"sessions ended by the faults (401 session_expired / 404 unknown_user): {report['sessions_ended']}")
+    print(f"({report['streamed']} read as SSE; {report['cached']} answered from the answer cache; setup "
+          f"{report.get('setup_s')} s, load {report.get('load_s')} s)")
     print(f"{'phase':<15} {'made':>5} {'answered':>8} {'refused':>7} {'unclear':>7}  {'p50 s':>6} {'p95 s':>6}  "
           "answered by / refusals")
     for name, p in report["phases"].items():

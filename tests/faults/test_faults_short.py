@@ -26,6 +26,7 @@ def test_nothing_is_lost_under_faults(tmp_path: Path) -> None:
 
     assert report["database"]["lost"] == 0, summary
     assert report["unclear"] == 0, summary
+    assert report["sessions_ended"] == 0, summary  # a Redis restart must not end live sessions
     assert not report["controller_error"], summary
     assert out.returncode == 0, summary + out.stderr[-2000:]
     # The run really exercised what it claims to.
@@ -37,4 +38,6 @@ def test_nothing_is_lost_under_faults(tmp_path: Path) -> None:
     build = report["build"]
     assert build["upload_status"] == 202 and build["killed_at"]["stage"] == "embed", summary
     assert build["rerun_state"] == "succeeded", summary
+    # The re-run resumed: the vectors the killed build had stored (at least 6 of the new 24) were copied.
+    assert build["rerun_counts"]["embedded"] <= 24 - 6, summary
     assert report["database"]["chat_rows"] >= report["answered"]
