@@ -13,6 +13,10 @@ from django.conf import settings
 
 Filters = Mapping[str, str | int | float | bool | Sequence[str]]
 _lock = threading.Lock()
+# Collection handles by name. Looking a collection up costs a round trip to Chroma's SQLite catalogue (or to
+# the server) on every query; a build's collection never changes once filled and build names are unique,
+# so a handle stays valid until the collection is deleted (here, or by another process: see `query`).
+_collections: dict[str, Any] = {}
 
 
 @lru_cache(maxsize=1)
@@ -43,10 +47,21 @@ class ChromaVectorStore:
     """The few operations Triple needs from a vector store."""
 
     def _collection(self, name: str) -> Any:
-        return _client().get_collection(name)
+        handle = _collections.get(name)
+        if handle is None:
+            handle = _client().get_collection(name)
+            with _lock:
+                _collections[name] = handle
+        return handle
+
+    @staticmethod
+    def _forget(name: str) -> None:
+        with _lock:
+            _collections.pop(name, None)
 
     def create(self, name: str, *, embedding_model: str) -> None:
         client = _client()
+        self._forget(name)
         if name in {c.name if hasattr(c, "name") else c for c in client.list_collections()}:
             client.delete_collection(name)  # a leftover of a crashed build with the same id
         client.create_collection(
@@ -74,9 +89,13 @@ class ChromaVectorStore:
     def query(self, name: str, embedding: Sequence[float], n: int, filters: Filters | None = None
               ) -> list[tuple[str, float]]:
         """(chunk id, cosine similarity) pairs, best first."""
-        collection = self._collection(name)
-        result = collection.query(query_embeddings=[list(embedding)], n_results=n,
-                                  where=where_clause(filters), include=["distances"])
+        kwargs = {"query_embeddings": [list(embedding)], "n_results": n, "where": where_clause(filters),
+                  "include": ["distances"]}
+        try:
+            result = self._collection(name).query(**kwargs)
+        except Exception:  # a cached handle whose collection another process deleted: look it up afresh
+            self._forget(name)
+            result = self._collection(name).query(**kwargs)
         ids = result["ids"][0] if result["ids"] else []
         distances = result["distances"][0] if result.get("distances") else []
         return [(cid, 1.0 - float(d)) for cid, d in zip(ids, distances, strict=True)]
@@ -92,6 +111,7 @@ class ChromaVectorStore:
             return False
 
     def delete(self, name: str) -> None:
+        self._forget(name)
         if self.exists(name):
             _client().delete_collection(name)
 
