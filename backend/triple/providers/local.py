@@ -91,8 +91,22 @@ class LocalEmbedding:
 
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?。])\s+|\n+")
 TABULAR_KINDS = {"csv", "xlsx", "json"}
-MIN_COVERAGE = 0.34  # share of the question's weighted terms the best passage must contain
+MIN_COVERAGE = 0.15  # share of the question's weighted terms the best passage must contain
 TITLE_COLUMNS = ("name", "title", "이름", "상품명", "제목", "매장명")
+# Korean question words that ask for a column whose header is English (catalogues often mix the two):
+# "전화번호가 어떻게 돼요?" wants the `phone` cell even though no term is shared.
+COLUMN_HINTS: dict[str, tuple[str, ...]] = {
+    "phone": ("전화", "번호", "연락처"),
+    "address": ("주소", "위치", "어디"),
+    "price": ("가격", "얼마", "비용", "값"),
+    "weight": ("무게", "그램", "무거", "가벼"),
+    "hours": ("몇 시", "영업", "문을", "닫", "여는", "운영"),
+    "closed": ("휴무", "쉬는", "쉬어", "닫는 날"),
+    "parking": ("주차",),
+    "color": ("색", "컬러"),
+    "stock": ("재고", "남아"),
+    "date": ("언제", "기간", "날짜"),
+}
 
 
 def _is_tabular(passage: Passage) -> bool:
@@ -159,7 +173,7 @@ class LocalExtractiveGenerator:
         for rank, passage in enumerate(request.passages):
             weight = 1.0 / (1 + 0.35 * rank)
             if _is_tabular(passage):
-                line = self._row_line(passage, terms, idf)
+                line = self._row_line(passage, terms, idf, request.question)
                 if line:
                     scored.append((line[0] * weight, rank, line[1]))
                 continue
@@ -181,16 +195,23 @@ class LocalExtractiveGenerator:
         return "\n".join(lines)
 
     @staticmethod
-    def _row_line(passage: Passage, terms: set[str], idf: dict[str, float]) -> tuple[float, str] | None:
-        """One line per table row: its name and the cells that share terms with the question."""
+    def _row_line(passage: Passage, terms: set[str], idf: dict[str, float], question: str = ""
+                  ) -> tuple[float, str] | None:
+        """One line per table row: its name and the cells that share terms with the question, or whose
+        column the question asks for (COLUMN_HINTS)."""
         title = _row_title(passage)
+        asked = {column for column, words in COLUMN_HINTS.items() if any(w in question for w in words)}
         matched = []
         score = 0.0
+        top_idf = max(idf.values(), default=1.0)
         for key, value in _fields(passage):
+            if value == title:
+                continue
             overlap = terms & set(content_tokens(f"{key} {value}"))
-            if overlap and value != title:
+            hinted = any(column in key.lower() for column in asked)
+            if overlap or hinted:
                 matched.append(f"{key}: {value}")
-                score += sum(idf[t] for t in overlap)
+                score += sum(idf[t] for t in overlap) + (top_idf if hinted else 0.0)
         if title and terms & set(content_tokens(title)):
             score += sum(idf[t] for t in terms & set(content_tokens(title)))
         if score == 0:
