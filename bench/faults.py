@@ -296,6 +296,12 @@ class Stack:
         for name in ("gunicorn", "worker", "redis"):
             self._stop(name, signal.SIGTERM if name != "redis" else signal.SIGKILL)
 
+    def secrets_in_logs(self) -> list[str]:
+        """Log files of the stack that contain the operator token or the secret key (must be none)."""
+        secrets = [self.token, self.env["SECRET_KEY"]]
+        return sorted(path.name for path in self.tmp.glob("*.log")
+                      if any(secret.encode() in path.read_bytes() for secret in secrets))
+
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.api_port}{API}"
@@ -641,18 +647,23 @@ def _interrupt(*args: Any) -> None:
     raise KeyboardInterrupt
 
 
-def warm_up(stack: Stack, questions: list[str]) -> None:
-    """Load the models in both API processes before the clock starts (not counted)."""
-    def one(question: str) -> None:
-        with httpx.Client(base_url=stack.url, timeout=120) as client:
-            user_id = client.post("user/", json={}).json()["user_id"]
-            client.post("chat/", json={"user_id": user_id, "question": question})
+def warm_up(stack: Stack, questions: list[str]) -> list[int]:
+    """Load the models in both API processes before the clock starts (not counted with the load; their
+    Chat rows are in the database). Returns the status of each warm-up question (0: no answer)."""
+    statuses = [0] * 6
 
-    threads = [threading.Thread(target=one, args=(q,)) for q in questions[:6]]
+    def one(number: int, question: str) -> None:
+        with contextlib.suppress(httpx.HTTPError, KeyError, ValueError), \
+                httpx.Client(base_url=stack.url, timeout=120) as client:
+            user_id = client.post("user/", json={}).json()["user_id"]
+            statuses[number] = client.post("chat/", json={"user_id": user_id, "question": question}).status_code
+
+    threads = [threading.Thread(target=one, args=(n, q)) for n, q in enumerate(questions[:6])]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=150)
+    return statuses
 
 
 def main() -> int:
@@ -687,7 +698,7 @@ def main() -> int:
         report["initial_build_s"] = round(time.monotonic() - setup, 1)
         stack.start_api()
         stack.wait_worker()
-        warm_up(stack, questions())
+        report["warm_up_statuses"] = warm_up(stack, questions())
         report["setup_s"] = round(time.monotonic() - setup, 1)
         log(f"stack ready; {args.sessions} sessions for {args.duration:.0f} s")
 
@@ -717,6 +728,7 @@ def main() -> int:
     finally:
         stack.stop_all()
         vendor.stop()
+        report["secrets_in_logs"] = stack.secrets_in_logs()
         if args.keep:
             log(f"kept {tmp}")
         else:
@@ -727,7 +739,7 @@ def main() -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
     ok = (report["database"]["lost"] == 0 and report["unclear"] == 0 and report["sessions_ended"] == 0
-          and not report["controller_error"])
+          and not report["controller_error"] and not report["secrets_in_logs"])
     return 0 if ok else 1
 
 
@@ -746,13 +758,14 @@ def print_report(report: dict[str, Any]) -> None:
         p50 = "-" if p["p50_s"] is None else p["p50_s"]
         print(f"{name:<15} {p['made']:>5} {p['answered']:>8} {p['refused']:>7} {p['unclear']:>7}  {p50:>6} {p95:>6}  "
               f"{p['answered_by']} {p['codes']}")
-    print(f"chat rows: {db['chat_rows']} {db['chat_rows_by_status']}; refusals naming a recorded chat: "
-          f"{db['refusals_that_name_a_recorded_chat']}")
+    print(f"chat rows: {db['chat_rows']} {db['chat_rows_by_status']} (incl. {report['warm_up_statuses'].count(200)} "
+          f"warm-up answers); refusals naming a recorded chat: {db['refusals_that_name_a_recorded_chat']}")
     print(f"lost: answered without a Chat row {len(db['answered_without_chat_row'])}, with another SearchLog count "
           f"{len(db['answered_with_other_searchlog_count'])}, ok rag rows missing SearchLogs "
           f"{len(db['ok_rag_rows_without_all_searchlogs'])}")
     print(f"build: {report['build']}")
     print(f"vendor calls: {report['vendor_calls']}; session create failures: {report['session_create_failures']}")
+    print(f"logs holding the operator token or SECRET_KEY: {report['secrets_in_logs'] or 'none'}")
     if report["controller_error"]:
         print(f"controller error: {report['controller_error']}")
 

@@ -28,6 +28,7 @@ def test_nothing_is_lost_under_faults(tmp_path: Path) -> None:
     assert report["unclear"] == 0, summary
     assert report["sessions_ended"] == 0, summary  # a Redis restart must not end live sessions
     assert not report["controller_error"], summary
+    assert report["secrets_in_logs"] == [], summary
     assert out.returncode == 0, summary + out.stderr[-2000:]
     # The run really exercised what it claims to.
     assert report["answered"] > 0 and report["made"] >= report["answered"] + report["refused"]

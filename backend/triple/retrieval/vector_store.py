@@ -19,8 +19,18 @@ _lock = threading.Lock()
 _collections: dict[str, Any] = {}
 
 
-@lru_cache(maxsize=1)
+_client_lock = threading.Lock()
+
+
 def _client() -> Any:
+    # lru_cache alone lets two threads build the client at once on a process's first queries, and chromadb's
+    # shared-system setup is not thread-safe: both got 500s (KeyError / "Could not connect to tenant").
+    with _client_lock:
+        return _build_client()
+
+
+@lru_cache(maxsize=1)
+def _build_client() -> Any:
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
