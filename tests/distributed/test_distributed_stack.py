@@ -301,8 +301,8 @@ def test_a_worker_killed_mid_build_leaves_the_build_to_the_other_worker(
     assert counts["resumed"] >= old_chunks + EMBED_BATCH, counts
     assert 0 < counts["embedded"] < NEW_PARAGRAPHS, counts
     assert holder_proc.alive(), "only the pool process was killed; the worker itself stays up"
-    assert task_id in stack.worker_procs[stack.worker_names[stack.worker_names.index(other)]].log.read_text(
-        errors="replace"), f"{other} never received task {task_id}"
+    # Celery's own log lines: the other worker received the task, the holder lost its pool process.
+    assert f"[{task_id}] received" in stack.worker_procs[other].log.read_text(errors="replace"), other
     assert "WorkerLostError" in holder_proc.log.read_text(errors="replace")
 
     active = call("GET", f"{b}{API}/index/", headers=stack.operator_headers())["active"]
