@@ -24,8 +24,9 @@ client timeout). Afterwards the database is checked:
        + 200s whose Chat row has a different number of SearchLog rows than the sources it returned
        + Chat rows (status ok, route rag) whose SearchLog count is not their top_k
 
-Exit status 0 only when lost == 0, unclear == 0 and no session ended (sessions live 30 minutes; a Redis
-restart must not end them). Usage:
+Exit status 0 only when lost == 0, unclear == 0, no 5xx but 503, every warm-up question answered, no
+session ended (sessions live 30 minutes; a Redis restart must not end them) and no log holds a secret.
+Usage:
 
   .venv/bin/python bench/faults.py --duration 180 --sessions 16          # the figures in docs/reliability.md
   .venv/bin/python bench/faults.py --duration 45 --sessions 16 --corpus small   # the CI form
@@ -629,9 +630,12 @@ def summarize(records: list[Record]) -> dict[str, Any]:
     totals = Counter(r.outcome for r in records)
     # Sessions live 30 minutes: none may end during the run, Redis restart included.
     ended = sum(1 for r in records if r.code in ("session_expired", "unknown_user"))
+    # A 5xx other than 503 (a dependency is away, said clearly) is a crash, even in the error shape.
+    crashes = sum(1 for r in records if r.status >= 500 and r.status != 503)
     return {"made": len(records), "answered": totals["answered"], "refused": totals["refused"],
             "unclear": totals["unclear"], "streamed": sum(r.stream for r in records),
-            "cached": sum(r.cached for r in records), "sessions_ended": ended, "phases": dict(phases)}
+            "cached": sum(r.cached for r in records), "sessions_ended": ended, "crashes": crashes,
+            "phases": dict(phases)}
 
 
 def questions() -> list[str]:
@@ -739,6 +743,7 @@ def main() -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
     ok = (report["database"]["lost"] == 0 and report["unclear"] == 0 and report["sessions_ended"] == 0
+          and report["crashes"] == 0 and set(report["warm_up_statuses"]) == {200}
           and not report["controller_error"] and not report["secrets_in_logs"])
     return 0 if ok else 1
 
@@ -748,7 +753,8 @@ def print_report(report: dict[str, Any]) -> None:
     print()
     print(f"requests made: {report['made']}  answered: {report['answered']}  "
           f"refused with a clear error: {report['refused']}  unclear: {report['unclear']}  lost: {db['lost']}")
-    print(f"sessions ended by the faults (401 session_expired / 404 unknown_user): {report['sessions_ended']}")
+    print(f"sessions ended by the faults (401 session_expired / 404 unknown_user): {report['sessions_ended']}; "
+          f"crashes (5xx other than 503): {report['crashes']}; warm-up statuses: {report['warm_up_statuses']}")
     print(f"({report['streamed']} read as SSE; {report['cached']} answered from the answer cache; setup "
           f"{report.get('setup_s')} s, load {report.get('load_s')} s)")
     print(f"{'phase':<15} {'made':>5} {'answered':>8} {'refused':>7} {'unclear':>7}  {'p50 s':>6} {'p95 s':>6}  "

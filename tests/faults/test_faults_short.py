@@ -27,6 +27,8 @@ def test_nothing_is_lost_under_faults(tmp_path: Path) -> None:
     assert report["database"]["lost"] == 0, summary
     assert report["unclear"] == 0, summary
     assert report["sessions_ended"] == 0, summary  # a Redis restart must not end live sessions
+    assert report["crashes"] == 0, summary
+    assert set(report["warm_up_statuses"]) == {200}, summary  # a fresh API process, questions in parallel
     assert not report["controller_error"], summary
     assert report["secrets_in_logs"] == [], summary
     assert out.returncode == 0, summary + out.stderr[-2000:]
