@@ -29,10 +29,14 @@ def photograph(ui_url: str, out: Path) -> None:
         wait_for_app(page)
         ask(page, QUESTION)
         open_sources(page)
-        # Show the answer, the first sources and the images together: scroll the answer to the top.
-        page.locator('[data-testid="stChatMessage"]').last.scroll_into_view_if_needed()
-        page.locator('[data-testid="stChatMessage"]').nth(-2).evaluate("el => el.scrollIntoView({block: 'start'})")
-        page.wait_for_timeout(500)
+        # Show the question, the answer, its images and the first sources together. The chat view keeps
+        # sticking to the bottom while late content settles, so scroll until the question stays on top.
+        question = page.locator('[data-testid="stChatMessage"]').nth(-2)
+        for _ in range(10):
+            question.evaluate("el => el.scrollIntoView({block: 'start'})")
+            page.wait_for_timeout(700)
+            if 0 <= question.evaluate("el => el.getBoundingClientRect().top") < 200:
+                break
         out.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(out))
 

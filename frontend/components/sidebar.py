@@ -51,15 +51,16 @@ def _preset_of(info: Providers) -> str:
     return CUSTOM
 
 
-def _apply(**choice: str | None) -> None:
-    """POST providers/; on refusal the sidebar shows why and the preset box goes back to the truth."""
+def _apply(*, preset: str | None = None, reasoning: str | None = None, generation: str | None = None) -> None:
+    """POST providers/; on refusal the sidebar shows why (and a refused preset box goes back to the truth)."""
     st.session_state.pop(_ERROR_KEY, None)
     try:
-        info = client().providers_set(state.user_id(), **choice)
+        info = client().providers_set(state.user_id(), preset=preset, reasoning=reasoning, generation=generation)
     except ApiError as exc:
         st.session_state[_ERROR_KEY] = error_message(exc)
-        with contextlib.suppress(ApiError):
-            st.session_state[_PRESET_KEY] = _preset_of(client().providers_get(state.user_id()))
+        if preset:
+            with contextlib.suppress(ApiError):
+                st.session_state[_PRESET_KEY] = _preset_of(client().providers_get(state.user_id()))
         return
     selection = info.get("selection", {})
     st.toast(state.t("providers_applied", reasoning=selection.get("reasoning"),
@@ -70,6 +71,10 @@ def _on_preset_change() -> None:
     chosen = st.session_state[_PRESET_KEY]
     if chosen != CUSTOM:
         _apply(preset=chosen)
+
+
+def _on_apply_custom() -> None:
+    _apply(reasoning=st.session_state.get("custom_reasoning"), generation=st.session_state.get("custom_generation"))
 
 
 def _on_reset() -> None:
@@ -111,16 +116,13 @@ def render_providers() -> None:
     st.selectbox(state.t("preset"), [*presets, CUSTOM], key=_PRESET_KEY, format_func=preset_label,
                  on_change=_on_preset_change)
     if st.session_state[_PRESET_KEY] == CUSTOM:
-        picks: dict[str, str] = {}
         for role in _ROLES:
             names = [name for name, s in statuses.items() if role in (s.get("roles") or [])]
             current = info.get("selection", {}).get(role)
-            picks[role] = st.selectbox(state.t(f"role_{role}"), names, key=f"custom_{role}",
-                                       index=names.index(current) if current in names else 0,
-                                       format_func=lambda n: _status_label(statuses.get(n), n))
-        if st.button(state.t("apply"), key="apply_custom"):
-            _apply(reasoning=picks["reasoning"], generation=picks["generation"])
-            st.rerun()
+            st.selectbox(state.t(f"role_{role}"), names, key=f"custom_{role}",
+                         index=names.index(current) if current in names else 0,
+                         format_func=lambda n: _status_label(statuses.get(n), n))
+        st.button(state.t("apply"), key="apply_custom", on_click=_on_apply_custom)
     selection = info.get("selection", {})
     st.caption(state.t("current_selection", reasoning=selection.get("reasoning"),
                        generation=selection.get("generation")))

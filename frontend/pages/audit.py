@@ -17,6 +17,10 @@ STATUS_FILTERS = ["", "ok", "failed", "interrupted"]
 RATING_MARKS = {1: "👍", -1: "👎"}
 
 
+def _rating(value: Any) -> str:
+    return RATING_MARKS.get(value, "") if isinstance(value, int) else ""
+
+
 def _date(value: Any) -> str | None:
     return value.isoformat() if isinstance(value, dt.date) else None
 
@@ -53,8 +57,7 @@ def _table(rows: list[AuditRow]) -> None:
         state.t("col_created"): row.get("created_at"), state.t("col_user"): row.get("user_id"),
         state.t("col_question"): row.get("question"), state.t("col_status"): row.get("status"),
         state.t("col_provider"): f"{row.get('generation_provider') or '—'} / {row.get('generation_model') or '—'}",
-        state.t("col_feedback"): RATING_MARKS.get(row.get("feedback"), "") if isinstance(row.get("feedback"), int)
-        else "",
+        state.t("col_feedback"): _rating(row.get("feedback")),
         "chat_id": row.get("chat_id"),
     } for row in rows], hide_index=True, width="stretch")
 
@@ -95,7 +98,7 @@ def _trace_view(trace: dict[str, Any]) -> None:
     st.markdown(str(trace.get("response", "")))
     for item in trace.get("feedback") or []:
         if isinstance(item, dict):
-            st.caption(f"{RATING_MARKS.get(item.get('rating'), '?')} {item.get('comment') or ''}")
+            st.caption(f"{_rating(item.get('rating')) or '?'} {item.get('comment') or ''}")
 
 
 def _replay(op: OperatorClient, chat_id: str) -> None:

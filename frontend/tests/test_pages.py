@@ -169,3 +169,27 @@ def test_health_page_shows_every_dependency() -> None:
     shown = texts(app)
     for word in ("데이터베이스", "Redis", "Chroma", "Celery 워커", "사용 중인 색인", "Local (offline)", "빌드 #"):
         assert word in shown
+
+
+def test_custom_choice_per_role_is_applied(api: TripleClient) -> None:
+    user = api.user_create()["user_id"]
+    app = new_app(session=user)
+    app.session_state["preset_choice"] = "__custom__"  # the custom pickers show on the first run
+    app.run()
+    assert_no_exception(app)
+    labels = app.selectbox(key="custom_generation").options  # readiness is shown next to each name
+    assert any(label.startswith("✅") and "Local" in label for label in labels)
+    assert any(label.startswith("⛔") and "Gemini" in label for label in labels)
+    app.selectbox(key="custom_generation").set_value("gemini")
+    app.button(key="apply_custom").click().run()
+    assert "선택한 제공자가 준비되지 않았습니다" in app.session_state["providers_error"]  # it was really sent
+
+    app = new_app(session=user)
+    app.session_state["preset_choice"] = "__custom__"
+    app.run()
+    app.selectbox(key="custom_reasoning").set_value("local")
+    app.selectbox(key="custom_generation").set_value("local")
+    app.button(key="apply_custom").click().run()
+    assert_no_exception(app)
+    assert "providers_error" not in app.session_state
+    assert api.providers_get(user)["selection"] == {"reasoning": "local", "generation": "local"}

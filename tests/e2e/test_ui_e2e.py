@@ -83,6 +83,19 @@ def test_a_person_asks_switches_refreshes_uploads_and_asks_again(stack: Stack, p
     expect(page.get_by_test_id("stSidebar")).to_contain_text("선택한 제공자가 준비되지 않았습니다")
     choose_in_sidebar_select(page, "프리셋", "local_only")
     expect(page.get_by_test_id("stSidebar")).to_contain_text("현재: 추론 local · 생성 local")
+    #    The custom choice per role: readiness is shown beside each provider, and Apply really posts
+    #    (a provider that is not ready is refused, a ready one applies and clears the refusal).
+    sidebar = page.get_by_test_id("stSidebar")
+    choose_in_sidebar_select(page, "프리셋", "직접 선택")
+    choose_in_sidebar_select(page, "생성 (답변 작성)", "⛔ Google Gemini")
+    sidebar.get_by_role("button", name="적용").click()
+    wait_idle(page)
+    expect(sidebar).to_contain_text("선택한 제공자가 준비되지 않았습니다")
+    choose_in_sidebar_select(page, "생성 (답변 작성)", "✅ Local")
+    sidebar.get_by_role("button", name="적용").click()
+    wait_idle(page)
+    expect(sidebar).not_to_contain_text("선택한 제공자가 준비되지 않았습니다")
+    expect(sidebar).to_contain_text("현재: 추론 local · 생성 local")
     ask(page, "그 텐트 가격은 얼마예요?")
     expect(last_answer(page).locator(ANSWER_META)).to_contain_text("생성 local")
 
