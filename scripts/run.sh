@@ -46,7 +46,8 @@ if [[ -f frontend/app.py ]]; then
   TRIPLE_API_URL="http://127.0.0.1:$API_PORT" TRIPLE_OPERATOR_TOKEN="${TRIPLE_OPERATOR_TOKEN:-${OPERATOR_TOKEN:-}}" \
     .venv/bin/streamlit run frontend/app.py \
     --server.address 127.0.0.1 --server.port "$UI_PORT" --server.headless true \
-    --browser.gatherUsageStats false --client.toolbarMode minimal >"$RUN_DIR/ui.log" 2>&1 &
+    --browser.gatherUsageStats false --client.toolbarMode minimal --client.showErrorDetails none \
+    >"$RUN_DIR/ui.log" 2>&1 &
   PIDS+=($!)
 fi
 

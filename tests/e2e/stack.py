@@ -220,7 +220,8 @@ class Stack:
         self._spawn("ui", [str(VENV_BIN / "streamlit"), "run", str(REPO / "frontend" / "app.py"),
                            "--server.address", "127.0.0.1", "--server.port", str(self.ui_port),
                            "--server.headless", "true", "--browser.gatherUsageStats", "false",
-                           "--server.fileWatcherType", "none", "--client.toolbarMode", "minimal"], cwd=REPO, env=env)
+                           "--server.fileWatcherType", "none", "--client.toolbarMode", "minimal",
+                           "--client.showErrorDetails", "none"], cwd=REPO, env=env)
         self._wait_http("ui", f"{self.ui_url}/_stcore/health", 60)
 
     def stop(self) -> None:
