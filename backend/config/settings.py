@@ -162,8 +162,11 @@ CELERY_TASK_ALWAYS_EAGER = _env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_ROUTES = {"triple.knowledge.tasks.*": {"queue": "indexing"}}
+# Queue names are settings so a test run's worker consumes only its own queues.
+INDEX_QUEUE = _env("INDEX_QUEUE", "indexing")
+DEFAULT_QUEUE = _env("DEFAULT_QUEUE", "default")
+CELERY_TASK_DEFAULT_QUEUE = DEFAULT_QUEUE
+CELERY_TASK_ROUTES = {"triple.knowledge.tasks.*": {"queue": INDEX_QUEUE}}
 INDEX_TASK_TIME_LIMIT = _env_int("INDEX_TASK_TIME_LIMIT", 3600)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     # Must exceed the longest build, or Redis hands the task to a second worker mid-build.
@@ -171,6 +174,12 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 CELERY_TASK_TRACK_STARTED = True
 CELERY_RESULT_EXPIRES = 86400
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# Celery beat: the session-expiry sweep, and an optional re-index of DATA_DIR ("" = off; seconds,
+# or five cron fields "minute hour day-of-month month day-of-week", e.g. "0 3 * * *").
+SESSION_SWEEP_SECONDS = _env_int("SESSION_SWEEP_SECONDS", 60)
+INDEX_SCHEDULE = _env("INDEX_SCHEDULE")
+WORKER_HEARTBEAT_SECONDS = 15
 
 # --- Data, index and retrieval ---------------------------------------------
 DATA_DIR = _repo_path("DATA_DIR", "data")
@@ -184,6 +193,11 @@ RETRIEVAL_CANDIDATES = _env_int("RETRIEVAL_CANDIDATES", 30)
 RRF_K = _env_int("RRF_K", 60)
 INDEX_KEEP_BUILDS = _env_int("INDEX_KEEP_BUILDS", 3)
 EMBED_BATCH_SIZE = _env_int("EMBED_BATCH_SIZE", 64)
+# A running build whose heartbeat is older than this has lost its worker and is marked failed.
+INDEX_STALE_SECONDS = _env_int("INDEX_STALE_SECONDS", 120)
+# Test hook, honoured only when TRIPLE_ENV=test: sleep this long per embedding batch, so a test can
+# kill a worker mid-build deterministically.
+INDEX_TEST_EMBED_DELAY = _env_float("INDEX_TEST_EMBED_DELAY", 0.0) if TRIPLE_ENV == "test" else 0.0
 MAX_UPLOAD_MB = _env_int("MAX_UPLOAD_MB", 20)
 
 # --- Sessions, auth and limits ---------------------------------------------

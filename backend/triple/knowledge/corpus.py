@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +12,7 @@ from triple.knowledge.loaders import SUPPORTED_EXTENSIONS, LoadError, ParsedChun
 from triple.knowledge.models import Chunk, Document, IndexBuild
 from triple.retrieval.tokenize import tokenize, tokenizer_id
 
+QUERY_BATCH = 5000  # ids per IN (...) query: SQLite caps the number of bound parameters
 # Top-level folders of DATA_DIR that hold no documents: evaluation sets and images.
 SKIPPED_DIRS = {"eval"}
 SKIPPED_NAMES = {"readme.md"}
@@ -23,6 +24,11 @@ class CorpusFile:
     source: str
     sha256: str
     size: int
+
+
+def batched(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def file_sha256(path: Path) -> str:
@@ -44,7 +50,10 @@ def scan(data_dir: Path | None = None) -> Iterator[CorpusFile]:
             continue
         if kind_of(path) not in SUPPORTED_EXTENSIONS:
             continue
-        yield CorpusFile(path, rel.as_posix(), file_sha256(path), path.stat().st_size)
+        try:
+            yield CorpusFile(path, rel.as_posix(), file_sha256(path), path.stat().st_size)
+        except FileNotFoundError:  # deleted while we scanned: the build requested by the delete drops it
+            continue
 
 
 def chunk_id(source: str, parsed: ParsedChunk) -> str:
@@ -62,7 +71,9 @@ def parse_document(document: Document, path: Path) -> list[str]:
         seen: set[str] = set()
         parsed = [p for p, i in zip(parsed, ids, strict=True) if not (i in seen or seen.add(i))]  # type: ignore[func-returns-value]
         ids = list(dict.fromkeys(ids))
-    existing = set(Chunk.objects.filter(id__in=ids).values_list("id", flat=True))
+    existing: set[str] = set()
+    for part in batched(ids, QUERY_BATCH):
+        existing.update(Chunk.objects.filter(id__in=part).values_list("id", flat=True))
     new_rows = [
         Chunk(
             id=i,
@@ -79,8 +90,8 @@ def parse_document(document: Document, path: Path) -> list[str]:
         if i not in existing
     ]
     Chunk.objects.bulk_create(new_rows, batch_size=500, ignore_conflicts=True)
-    if existing:
-        Chunk.objects.filter(id__in=existing, document__isnull=True).update(document=document)
+    for part in batched(sorted(existing), QUERY_BATCH):
+        Chunk.objects.filter(id__in=part, document__isnull=True).update(document=document)
     return ids
 
 

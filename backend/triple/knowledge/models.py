@@ -70,6 +70,7 @@ class IndexBuild(models.Model):
     active = models.BooleanField(default=False, db_index=True)
     error = models.TextField(blank=True, default="")
     task_id = models.CharField(max_length=64, blank=True, default="", db_index=True)
+    reason = models.CharField(max_length=16, blank=True, default="")  # api | upload | delete | schedule | cli
     lane = models.CharField(max_length=16, default="main")  # builds in one lane never overlap
     created_at = models.DateTimeField(auto_now_add=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
@@ -83,9 +84,10 @@ class IndexBuild(models.Model):
         ordering = ["-id"]
         constraints = [
             models.UniqueConstraint(fields=["active"], condition=models.Q(active=True), name="one_active_build"),
-            models.UniqueConstraint(
-                fields=["lane"], condition=models.Q(status__in=["queued", "running"]), name="one_build_in_progress"
-            ),
+            # One build runs at a time, and at most one more waits behind it (it has not scanned the data
+            # directory yet, so every upload or delete requested meanwhile is folded into it).
+            models.UniqueConstraint(fields=["lane"], condition=models.Q(status="running"), name="one_running_build"),
+            models.UniqueConstraint(fields=["lane"], condition=models.Q(status="queued"), name="one_queued_build"),
         ]
 
 

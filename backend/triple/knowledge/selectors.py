@@ -19,6 +19,11 @@ def build_by_task(*, task_id: str) -> IndexBuild | None:
     return IndexBuild.objects.filter(task_id=task_id).first()
 
 
+def builds_in_progress() -> list[IndexBuild]:
+    """The running build and the one waiting behind it, oldest first."""
+    return list(IndexBuild.objects.filter(status__in=["queued", "running"]).order_by("id"))
+
+
 def build_list(*, limit: int = 20) -> list[IndexBuild]:
     return list(IndexBuild.objects.order_by("-id")[:limit])
 

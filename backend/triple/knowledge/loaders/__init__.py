@@ -39,4 +39,4 @@ def load_file(path: Path, *, source: str, data_dir: Path) -> list[ParsedChunk]:
     return chunks
 
 
-__all__ = ["LoadError", "ParsedChunk", "SUPPORTED_EXTENSIONS", "kind_of", "load_file"]
+__all__ = ["SUPPORTED_EXTENSIONS", "LoadError", "ParsedChunk", "kind_of", "load_file"]

@@ -1,6 +1,7 @@
 """CSV, XLSX and JSON records: one chunk per row, column headers repeated in the text."""
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -77,10 +78,8 @@ def load_csv(path: Path, *, source: str, data_dir: Path) -> list[ParsedChunk]:
     if "\x00" in text:
         raise LoadError(source, "the file contains NUL bytes; it is not a CSV text file")
     dialect: type[csv.Dialect] | csv.Dialect = csv.excel
-    try:
+    with contextlib.suppress(csv.Error):
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t|")
-    except csv.Error:
-        pass
     reader = csv.reader(io.StringIO(text), dialect, strict=True)
     try:
         headers = _headers(next(reader), source)

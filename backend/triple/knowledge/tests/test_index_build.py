@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import settings
 
 from triple.knowledge import selectors, services
 from triple.knowledge.models import Document, IndexBuild
@@ -105,3 +104,36 @@ def test_a_second_build_is_refused_while_one_is_in_progress(small_corpus: Path) 
     assert info.value.code == "build_in_progress"
     services.index_build_run(build_id=queued.id)
     assert services.index_build_create().status == "queued"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_file_deleted_while_the_build_runs_is_left_out(small_corpus: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from triple.knowledge import corpus
+
+    doomed = small_corpus / "docs" / "doomed.md"
+    doomed.write_text("# Doomed\nThis file is deleted between the scan and its parse.\n", encoding="utf-8")
+    parse = corpus.parse_document
+
+    def delete_then_parse(document: Document, path: Path) -> list[str]:
+        if path == doomed:
+            path.unlink()
+        return parse(document, path)
+
+    monkeypatch.setattr(corpus, "parse_document", delete_then_parse)
+    result = build()
+    assert result.status == "succeeded" and result.failures == []
+    assert not Document.objects.filter(source="docs/doomed.md").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_new_tokenizer_version_rebuilds_bm25_without_embedding(small_corpus: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from triple.retrieval import tokenize
+
+    first = build()
+    assert first.counts["tokenizer"] == tokenize.tokenizer_id()
+    monkeypatch.setattr(tokenize, "TOKENIZER_VERSION", tokenize.TOKENIZER_VERSION + 1)
+    again = build()
+    assert again.status == "succeeded" and again.active and again.counts["tokenizer"] == tokenize.tokenizer_id()
+    assert again.counts["embedded"] == 0 and again.counts["copied"] == again.counts["chunks"]
+    assert build().status == "unchanged"

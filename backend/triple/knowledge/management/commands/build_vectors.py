@@ -25,7 +25,7 @@ class Command(BaseCommand):
             self.stdout.write(f"Index build {build.id} is active ({build.embedding_model}); nothing to do.")
             return
         try:
-            build = services.index_build_create()
+            build = services.index_build_create(reason="cli")
         except ApplicationError as exc:
             raise CommandError(exc.message) from None
         bar = None if options["quiet"] else tqdm(total=0, unit="item", dynamic_ncols=True)
@@ -36,8 +36,8 @@ class Command(BaseCommand):
                 return
             if current.stage != stage["name"]:
                 stage["name"] = current.stage
+                bar.set_description(current.stage, refresh=False)
                 bar.reset(total=current.progress_total)
-                bar.set_description(current.stage)
             bar.n = current.progress_done
             bar.refresh()
 
