@@ -12,3 +12,6 @@ urlpatterns = [
     path("files/<path:path>", data_file, name="data-file"),
     path("metrics", metrics_view, name="metrics"),
 ]
+
+handler400 = "triple.api.errors.bad_request_view"
+handler500 = "triple.api.errors.server_error_view"

@@ -124,7 +124,7 @@ def test_cors_allow_list_comes_from_the_environment(monkeypatch: pytest.MonkeyPa
 
 def test_a_host_outside_allowed_hosts_is_refused() -> None:
     response = Client().get(f"{API}health/", HTTP_HOST="evil.example")
-    assert response.status_code == 400
+    assert_error(response, 400, "bad_request")
     assert b"Traceback" not in response.content and b"ALLOWED_HOSTS" not in response.content
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import redis
 from django.core.exceptions import RequestDataTooBig
-from django.http import Http404
+from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
@@ -75,3 +75,14 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
             log.exception("unhandled error in %s", context.get("view").__class__.__name__)
             status, body = 500, error_body("internal_error", "Something went wrong on our side; it has been logged.")
     return Response(body, status=status, headers=headers)
+
+
+# Django's own error views (config.urls handler400/handler500): a request refused before any view runs
+# (a Host outside ALLOWED_HOSTS, another SuspiciousOperation) or a crash outside DRF keeps the one shape.
+def bad_request_view(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return JsonResponse(error_body("bad_request", "Bad request."), status=400)
+
+
+def server_error_view(request: HttpRequest) -> JsonResponse:
+    return JsonResponse(error_body("internal_error", "Something went wrong on our side; it has been logged."),
+                        status=500)

@@ -4,14 +4,15 @@ from __future__ import annotations
 import mimetypes
 
 from django.conf import settings
-from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, HttpRequest, JsonResponse
+from django.http.response import HttpResponseBase
 
 from triple.api.errors import error_body
 
 SERVED_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".webp"}
 
 
-def data_file(request: HttpRequest, path: str) -> HttpResponse:
+def data_file(request: HttpRequest, path: str) -> HttpResponseBase:
     root = settings.DATA_DIR.resolve()
     try:
         target = (root / path).resolve()
