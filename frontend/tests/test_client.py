@@ -102,3 +102,16 @@ def test_unreachable_backend_is_one_plain_error() -> None:
     with pytest.raises(ApiError) as down:
         client.health()
     assert down.value.code == "backend_unreachable" and down.value.status == 0
+
+
+def test_client_package_never_imports_streamlit_or_backend_code() -> None:
+    import ast
+    from pathlib import Path
+
+    import frontend.client
+
+    for path in Path(frontend.client.__file__).parent.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        names = [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names]
+        names += [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
+        assert not [n for n in names if n.split(".")[0] in ("streamlit", "triple", "config", "django")], path

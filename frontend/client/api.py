@@ -1,199 +1,28 @@
-"""Typed HTTP client for the Triple API (`/api/v1/triple/`). No streamlit import: it is used and tested alone.
-
-Every failure, whether the API answered `{error, message}` or the network failed, becomes one
-`ApiError` with a stable `code`, so the UI can map codes to plain words and never shows a traceback.
-"""
+"""The HTTP client: public endpoints (`TripleClient`) and operator endpoints (`OperatorClient`)."""
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any, Literal, TypedDict, cast
+from typing import Any, Literal, cast
 
 import httpx
 
+from frontend.client.errors import BACKEND_TIMEOUT, BACKEND_UNREACHABLE, BAD_RESPONSE, ENDPOINT_UNAVAILABLE, ApiError
+from frontend.client.shapes import (
+    AuditPage,
+    ChatResult,
+    Document,
+    Health,
+    IndexStatus,
+    Providers,
+    Replay,
+    Session,
+    Task,
+    Turn,
+    Upload,
+)
+from frontend.client.sse import StreamEvent, parse_sse
+
 API_PREFIX = "/api/v1/triple/"
-
-# Codes the client itself produces (the API's own codes pass through unchanged).
-BACKEND_UNREACHABLE = "backend_unreachable"
-BACKEND_TIMEOUT = "backend_timeout"
-ENDPOINT_UNAVAILABLE = "endpoint_unavailable"
-BAD_RESPONSE = "bad_response"
-
-
-class ApiError(Exception):
-    """An API error (`{error, message}` with its HTTP status) or a transport failure (status 0)."""
-
-    def __init__(self, code: str, message: str, status: int = 0, extra: dict[str, Any] | None = None) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
-        self.status = status
-        self.extra = extra or {}
-
-
-# --- Response shapes (the API may add fields; these are the ones the UI reads) ----------------------
-
-
-class Session(TypedDict):
-    user_id: str
-    expires_at: str
-
-
-class Source(TypedDict, total=False):
-    number: int
-    chunk_id: str
-    document: str
-    locator: str
-    score: float
-    retriever: str
-    dense_score: float | None
-    bm25_score: float | None
-    snippet: str
-    image_urls: list[str]
-    cited: bool
-
-
-class ProviderUse(TypedDict, total=False):
-    provider: str | None
-    model: str | None
-
-
-class ChatResult(TypedDict, total=False):
-    chat_id: str
-    response: str
-    status: str
-    language: str
-    standalone_query: str
-    sources: list[Source]
-    images: list[str]
-    providers: dict[str, ProviderUse]
-    index_build: Any
-    attempts: list[dict[str, Any]]
-    timings_ms: dict[str, float]
-    usage: dict[str, Any]
-
-
-class Turn(TypedDict, total=False):
-    role: Literal["user", "assistant"]
-    content: str
-    chat_id: str
-    created_at: str
-
-
-class ProviderStatus(TypedDict, total=False):
-    name: str
-    label: str
-    roles: list[str]
-    needs_key: bool
-    key_env_var: str | None
-    ready: bool
-    reason: str
-
-
-class Providers(TypedDict, total=False):
-    selection: dict[str, str]
-    defaults: dict[str, str]
-    embedding: dict[str, Any]
-    presets: dict[str, dict[str, str]]
-    providers: list[ProviderStatus]
-
-
-class Health(TypedDict, total=False):
-    status: Literal["ok", "degraded"]
-    checks: dict[str, dict[str, Any]]
-    providers: list[ProviderStatus]
-
-
-class Progress(TypedDict, total=False):
-    done: int
-    total: int
-    stage: str
-
-
-class IndexBuild(TypedDict, total=False):
-    id: int
-    status: str
-    stage: str
-    active: bool
-    embedding_model: str
-    progress: Progress
-    counts: dict[str, Any]
-    failures: list[dict[str, Any]]
-    error: str
-    task_id: str | None
-    created_at: str
-    finished_at: str | None
-
-
-class IndexStatus(TypedDict, total=False):
-    active: IndexBuild | None
-    in_progress: list[IndexBuild]
-    builds: list[IndexBuild]
-
-
-class Document(TypedDict, total=False):
-    id: int
-    source: str
-    kind: str
-    status: str
-    error: str
-    rows: int
-    size_bytes: int
-    sha256: str
-    created_at: str
-    indexed_at: str | None
-
-
-class Upload(TypedDict, total=False):
-    document: Document
-    task_id: str
-
-
-class Task(TypedDict, total=False):
-    task_id: str
-    state: Literal["queued", "running", "succeeded", "unchanged", "failed"]
-    progress: Progress
-    result: Any
-    error: str | None
-    build_id: int | None
-
-
-class AuditRow(TypedDict, total=False):
-    chat_id: str
-    user_id: str
-    question: str
-    response: str
-    status: str
-    route: str
-    generation_provider: str | None
-    generation_model: str | None
-    created_at: str
-    feedback: Any
-
-
-class AuditPage(TypedDict, total=False):
-    count: int
-    next: str | None
-    previous: str | None
-    results: list[AuditRow]
-
-
-class Replay(TypedDict, total=False):
-    original: dict[str, Any]
-    replay: dict[str, Any]
-    diff: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class StreamEvent:
-    """One server-sent event of a streamed answer: `meta`, `token`, `done` or `error`."""
-
-    event: str
-    data: dict[str, Any]
-
-
-# --- The client ----------------------------------------------------------------------------------------
 
 
 class TripleClient:
@@ -366,9 +195,6 @@ class OperatorClient:
         return cast(bytes, self._call("GET", "audit/export/", params={"format": fmt}, expect_json=False))
 
 
-# --- helpers -------------------------------------------------------------------------------------------
-
-
 def _clean(values: dict[str, Any] | None) -> dict[str, Any] | None:
     return None if values is None else {k: v for k, v in values.items() if v not in (None, "")}
 
@@ -412,31 +238,3 @@ def _decode(response: httpx.Response, *, expect_json: bool) -> Any:
         code = ENDPOINT_UNAVAILABLE
     extra = {k: v for k, v in body.items() if k not in ("error", "message")}
     raise ApiError(code, message, response.status_code, extra)
-
-
-def parse_sse(lines: Iterator[str]) -> Iterator[StreamEvent]:
-    """Server-sent events from text lines: `event:` names the event, `data:` lines carry its JSON."""
-    event = "message"
-    data_lines: list[str] = []
-    for line in lines:
-        if not line:
-            if data_lines:
-                yield _event(event, data_lines)
-            event, data_lines = "message", []
-        elif line.startswith(":"):
-            continue  # comment / keep-alive
-        elif line.startswith("event:"):
-            event = line[6:].strip()
-        elif line.startswith("data:"):
-            data_lines.append(line[5:].removeprefix(" "))
-    if data_lines:
-        yield _event(event, data_lines)
-
-
-def _event(event: str, data_lines: list[str]) -> StreamEvent:
-    raw = "\n".join(data_lines)
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        data = {"text": raw}
-    return StreamEvent(event, data if isinstance(data, dict) else {"value": data})
