@@ -100,7 +100,11 @@ def machine() -> dict[str, Any]:
     except OSError:
         pass
     load = os.getloadavg()
+    import subprocess
+
+    git = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
     return {"nproc": os.cpu_count(), "cpu": cpu, "ram_gb": round(mem_kb / 1024 / 1024, 1),
+            "git_head": git.stdout.strip(),
             "python": platform.python_version(), "loadavg_at_start": [round(x, 2) for x in load],
             "when_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())}
 

