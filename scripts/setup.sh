@@ -37,12 +37,15 @@ if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$want" ]]; then
 fi
 
 echo "==> installing torch $TORCH_VERSION (CPU build)"
-if ! "$VENV/bin/pip" install -q "torch==$TORCH_VERSION"; then
+# This machine's pip config names local index folders that do not all exist; pip warns once per package.
+quiet() { "$@" 2>&1 | { grep -v "is neither a file nor a directory" || true; }; }
+
+if ! quiet "$VENV/bin/pip" install -q "torch==$TORCH_VERSION"; then
   echo "Could not install torch $TORCH_VERSION. Put its CPU wheel where pip's find-links looks" >&2
   echo "(PIP_FIND_LINKS) or install a CPU build into $VENV by hand, then run make setup again." >&2
   exit 1
 fi
 echo "==> installing requirements.lock"
-"$VENV/bin/pip" install -q -r requirements.lock
+quiet "$VENV/bin/pip" install -q -r requirements.lock
 echo "$want" > "$STAMP"
 echo "==> setup done"
