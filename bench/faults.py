@@ -22,7 +22,7 @@ client timeout). Afterwards the database is checked:
 
   lost = 200s whose chat_id has no Chat row
        + 200s whose Chat row has a different number of SearchLog rows than the sources it returned
-       + Chat rows (status ok, route rag) whose SearchLog count is not their top_k
+       + Chat rows (status ok, any route but small talk) whose SearchLog count is not their top_k
 
 Exit status 0 only when lost == 0, unclear == 0, no 5xx but 503, every warm-up question answered, no
 session ended (sessions live 30 minutes; a Redis restart must not end them) and no log holds a secret.
@@ -597,7 +597,8 @@ def check_database(db_path: Path, records: list[Record]) -> dict[str, Any]:
             missing.append(record.chat_id)
         elif row[5] != record.sources:
             mismatched.append((record.chat_id, row[5], record.sources))
-    incomplete = [r[0] for r in rows if r[1] == "ok" and r[2] == "rag" and r[5] != r[3]]
+    # Small talk retrieves nothing by design; every other answered question logs its top_k retrieved chunks.
+    incomplete = [r[0] for r in rows if r[1] == "ok" and r[2] != "smalltalk" and r[5] != r[3]]
     refused_with_row = sum(1 for r in records if r.outcome == "refused" and r.chat_id
                            and uuid.UUID(r.chat_id).hex in chats)
     return {
@@ -605,7 +606,7 @@ def check_database(db_path: Path, records: list[Record]) -> dict[str, Any]:
         "chat_rows_by_status": dict(Counter(f"{r[1]}/{r[2]}" for r in rows)),
         "answered_without_chat_row": missing,
         "answered_with_other_searchlog_count": mismatched,
-        "ok_rag_rows_without_all_searchlogs": incomplete,
+        "ok_rows_without_all_searchlogs": incomplete,
         "refusals_that_name_a_recorded_chat": refused_with_row,
         "lost": len(missing) + len(mismatched) + len(incomplete),
     }
@@ -767,8 +768,8 @@ def print_report(report: dict[str, Any]) -> None:
     print(f"chat rows: {db['chat_rows']} {db['chat_rows_by_status']} (incl. {report['warm_up_statuses'].count(200)} "
           f"warm-up answers); refusals naming a recorded chat: {db['refusals_that_name_a_recorded_chat']}")
     print(f"lost: answered without a Chat row {len(db['answered_without_chat_row'])}, with another SearchLog count "
-          f"{len(db['answered_with_other_searchlog_count'])}, ok rag rows missing SearchLogs "
-          f"{len(db['ok_rag_rows_without_all_searchlogs'])}")
+          f"{len(db['answered_with_other_searchlog_count'])}, ok rows (not small talk) missing SearchLogs "
+          f"{len(db['ok_rows_without_all_searchlogs'])}")
     print(f"build: {report['build']}")
     print(f"vendor calls: {report['vendor_calls']}; session create failures: {report['session_create_failures']}")
     print(f"logs holding the operator token or SECRET_KEY: {report['secrets_in_logs'] or 'none'}")
