@@ -504,7 +504,7 @@ def worker_kill_phase(stack: Stack, load: Load, deadline: float) -> BuildReport:
                 return task
             return None
 
-        task = wait_until("the build to start embedding", embedding, timeout=max(30.0, deadline - time.monotonic()),
+        task = wait_until("the build to start embedding", embedding, timeout=max(90.0, deadline - time.monotonic()),
                           interval=0.3)
         if task.get("state") != "running":
             report.note = f"the build finished before the kill ({task.get('state')})"
