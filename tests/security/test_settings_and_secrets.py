@@ -28,6 +28,8 @@ SECRETS = {
 
 def run_settings(env: dict[str, str], code: str = "import config.settings as s; print(s.DEBUG)") -> Any:
     base = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG"}}
+    # Set (empty) so a developer's .env (which `make run` fills with a SECRET_KEY) cannot supply them.
+    base.update({"SECRET_KEY": "", "DEBUG": ""})
     return subprocess.run([sys.executable, "-c", code], cwd=django_settings.BASE_DIR, env={**base, **env},
                           capture_output=True, text=True, timeout=60)
 
