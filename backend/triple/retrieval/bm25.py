@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+from array import array
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -19,9 +20,11 @@ class BM25Index:
         self.ids = list(ids)
         self.metadatas = list(metadatas) if metadatas is not None else [{} for _ in ids]
         vocabulary: dict[str, int] = {}
-        rows: list[int] = []
-        cols: list[int] = []
-        tfs: list[float] = []
+        # Typed arrays, not lists: one posting costs 12 bytes instead of ~100 (three boxed ints and three
+        # pointers), which bounds the peak and the leftover RSS of building a 100k-chunk index.
+        rows = array("i")
+        cols = array("i")
+        tfs = array("f")
         lengths = np.zeros(len(ids), dtype=np.float32)
         for row, doc in enumerate(tokens):
             lengths[row] = len(doc)
@@ -33,9 +36,9 @@ class BM25Index:
         self.position = {chunk_id: row for row, chunk_id in enumerate(self.ids)}
         n = max(1, len(ids))
         avgdl = float(lengths.mean()) if len(ids) else 1.0
-        tf = np.asarray(tfs, dtype=np.float32)
-        row_idx = np.asarray(rows, dtype=np.int64)
-        col_idx = np.asarray(cols, dtype=np.int64)
+        tf = np.frombuffer(tfs, dtype=np.float32)
+        row_idx = np.frombuffer(rows, dtype=np.int32)
+        col_idx = np.frombuffer(cols, dtype=np.int32)
         df = np.bincount(col_idx, minlength=len(vocabulary)).astype(np.float32)
         idf = np.log(1.0 + (n - df + 0.5) / (df + 0.5))
         norm = K1 * (1 - B + B * lengths[row_idx] / max(avgdl, 1e-9))
