@@ -32,7 +32,7 @@ cd backend
 ../.venv/bin/python manage.py collectstatic --noinput -v0
 echo "==> building the vector index from data/ if none is active"
 ../.venv/bin/python manage.py build_vectors --if-missing
-../.venv/bin/celery -A config worker -Q indexing,default -c 1 --loglevel=warning \
+../.venv/bin/celery -A config worker -Q "${INDEX_QUEUE:-indexing},${DEFAULT_QUEUE:-default}" -c 1 --loglevel=warning \
   --logfile "../$RUN_DIR/worker.log" &
 PIDS+=($!)
 ../.venv/bin/celery -A config beat --loglevel=warning --schedule "../$RUN_DIR/celerybeat-schedule" \
