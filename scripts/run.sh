@@ -27,6 +27,9 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 ensure_redis
+# gunicorn's workers add up their Prometheus metrics through files in this folder.
+export PROMETHEUS_MULTIPROC_DIR="$PWD/$RUN_DIR/metrics"
+rm -rf "$PROMETHEUS_MULTIPROC_DIR" && mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
 cd backend
 ../.venv/bin/python manage.py migrate --noinput -v0
 ../.venv/bin/python manage.py collectstatic --noinput -v0

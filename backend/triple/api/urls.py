@@ -1,8 +1,8 @@
 from django.urls import path
 
 from triple.api.health import HealthApi
-from triple.audit.apis import AuditExportApi, AuditListApi, AuditReplayApi, AuditTraceApi
 from triple.api.throttling import IpRateThrottle, UserRateThrottle
+from triple.audit.apis import AuditExportApi, AuditListApi, AuditReplayApi, AuditTraceApi
 from triple.conversations.apis import ChatApi, FeedbackApi
 from triple.knowledge.apis import DocumentDeleteApi, DocumentListCreateApi, IndexApi, IndexRebuildApi, TaskDetailApi
 from triple.providers.apis import ProvidersApi
