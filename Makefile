@@ -39,5 +39,8 @@ bench: setup
 local-llm: setup
 	$(PY) scripts/local_llm.py
 
+screenshot: setup
+	$(PY) scripts/screenshot.py
+
 clean:
 	rm -rf .run staticfiles
