@@ -7,7 +7,7 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from config.settings import *  # noqa: F403
+from config.settings import *
 from config.settings import DATABASES
 
 TRIPLE_ENV = "test"

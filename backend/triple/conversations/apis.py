@@ -88,7 +88,7 @@ class ChatApi(APIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         args = dict(data.validated_data)
-        kwargs = {
+        kwargs: dict[str, Any] = {
             "user_id": caller_user_id(request, args),
             "question": args.get("question"),
             "top_k": args.get("top_k"),

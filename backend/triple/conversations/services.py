@@ -59,7 +59,7 @@ class Prepared:
     chunks: dict[str, Chunk] = field(default_factory=dict)
     attempts: list[Attempt] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
-    usage: Usage = Usage()
+    usage: Usage = field(default_factory=Usage)
     started: float = field(default_factory=time.perf_counter)
     route: str = routing.RAG
     canned: str | None = None  # an answer the router gives itself (small talk, out of corpus)
@@ -247,7 +247,8 @@ def _record(prep: Prepared, *, response: str, status: str, provider: str = "", m
             id=prep.chat_id, user_id=prep.user_id, question=question, standalone_query=standalone,
             route=routing.REPLAY if prep.replay else prep.route, cached=prep.cached is not None,
             language=prep.language, response=response, status=status,
-            error_code=getattr(error, "code", "") if error else "", error=getattr(error, "message", "") if error else "",
+            error_code=getattr(error, "code", "") if error else "",
+            error=getattr(error, "message", "") if error else "",
             reasoning_provider=prep.reasoning_provider, reasoning_model=prep.reasoning_model,
             generation_provider=provider, generation_model=model, embedding_model=prep.embedding_model,
             index_build=prep.build, prompt_version=PROMPT_VERSION, top_k=prep.top_k, filters=prep.filters,
@@ -400,7 +401,8 @@ def _stream_events(prep: Prepared) -> Iterator[tuple[str, dict[str, Any]]]:
     finished = False
     gen_started = time.perf_counter()
     try:
-        for provider, model, piece in _generation_stream(prep):
+        # provider/model of the last chunk name who answered; they are read after the loop
+        for provider, model, piece in _generation_stream(prep):  # noqa: B007
             if piece.text:
                 parts.append(piece.text)
                 yield "token", {"text": piece.text}

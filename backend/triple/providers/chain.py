@@ -1,6 +1,7 @@
 """Fallback chains: the first provider that answers wins; every failure is kept for the audit trail."""
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
@@ -38,10 +39,8 @@ def _chain(primary: str, fallbacks: Sequence[str]) -> list[str]:
 
 def _failure(name: str, role: str, exc: ProviderError, started: float) -> Attempt:
     model = ""
-    try:
+    with contextlib.suppress(ProviderError):  # a provider that cannot even be built has no model name
         model = getattr(registry.provider_for(role, name), "model", "")  # type: ignore[arg-type]
-    except ProviderError:
-        pass
     return Attempt(name, model, exc.code, exc.message[:500], int((time.perf_counter() - started) * 1000))
 
 

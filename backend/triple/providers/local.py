@@ -173,9 +173,9 @@ class LocalExtractiveGenerator:
         for rank, passage in enumerate(request.passages):
             weight = 1.0 / (1 + 0.35 * rank)
             if _is_tabular(passage):
-                line = self._row_line(passage, terms, idf, request.question)
-                if line:
-                    scored.append((line[0] * weight, rank, line[1]))
+                row_line = self._row_line(passage, terms, idf, request.question)
+                if row_line:
+                    scored.append((row_line[0] * weight, rank, row_line[1]))
                 continue
             for sentence in _sentences(passage):
                 overlap = terms & set(content_tokens(sentence))

@@ -28,10 +28,10 @@ class BM25Index:
         lengths = np.zeros(len(ids), dtype=np.float32)
         for row, doc in enumerate(tokens):
             lengths[row] = len(doc)
-            for term, tf in Counter(doc).items():
+            for term, count in Counter(doc).items():
                 cols.append(vocabulary.setdefault(term, len(vocabulary)))
                 rows.append(row)
-                tfs.append(tf)
+                tfs.append(count)
         self.vocabulary = vocabulary
         self.position = {chunk_id: row for row, chunk_id in enumerate(self.ids)}
         n = max(1, len(ids))

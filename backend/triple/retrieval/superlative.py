@@ -33,8 +33,8 @@ _RULES: list[tuple[re.Pattern[str], Superlative]] = [
     (re.compile(r"(가장|제일|젤)\s*(무거|무겁)|heaviest", re.I),
      Superlative(_WEIGHT, False, frozenset({"무겁", "무거", "heaviest"}))),
 ]
-_FILLER = frozenset({"가장", "제일", "젤", "그럼", "그중", "중", "건", "거", "제품", "상품", "뭐", "어떤", "which", "one",
-                     "product", "item", "most", "least", "lowest", "highest", "price", "가격"})
+_FILLER = frozenset({"가장", "제일", "젤", "그럼", "그중", "중", "건", "거", "제품", "상품", "뭐", "어떤", "which",
+                     "one", "product", "item", "most", "least", "lowest", "highest", "price", "가격"})
 
 
 def detect(query: str) -> Superlative | None:

@@ -17,10 +17,19 @@ from typing import Any
 
 from django.conf import settings
 
-_EN_STOP = frozenset(
-    ["a", "an", "the", "and", "or", "but", "if", "of", "to", "in", "on", "at", "by", "for", "with", "from", "as", "is", "are", "was", "were", "be", "been", "being", "do", "does", "did", "what", "which", "who", "whom", "whose", "when", "where", "why", "how", "can", "could", "would", "should", "will", "shall", "may", "might", "must", "i", "you", "he", "she", "it", "we", "they", "me", "my", "your", "our", "their", "this", "that", "these", "those", "there", "here", "any", "some", "please", "tell", "about", "much", "many", "me", "us", "its", "it's", "have", "has", "had", "not", "no", "yes", "than", "then", "so", "such", "into", "out", "up", "down"]
-)
-_KO_STOP = frozenset(["것", "수", "등", "때", "곳", "건", "거", "뭐", "무엇", "어디", "언제", "어떤", "어떻", "좀", "알리", "주", "있", "없", "하", "되", "이", "그", "저", "제"])
+_EN_STOP = frozenset([
+    "a", "an", "the", "and", "or", "but", "if", "of", "to", "in", "on", "at", "by", "for", "with", "from", "as",
+    "is", "are", "was", "were", "be", "been", "being", "do", "does", "did", "what", "which", "who", "whom", "whose",
+    "when", "where", "why", "how", "can", "could", "would", "should", "will", "shall", "may", "might", "must", "i",
+    "you", "he", "she", "it", "we", "they", "me", "my", "your", "our", "their", "this", "that", "these", "those",
+    "there", "here", "any", "some", "please", "tell", "about", "much", "many", "me", "us", "its", "it's", "have",
+    "has", "had", "not", "no", "yes", "than", "then", "so", "such", "into", "out", "up", "down"
+])
+_KO_STOP = frozenset([
+    "것", "수", "등", "때", "곳", "건", "거", "뭐", "무엇", "어디", "언제",
+    "어떤", "어떻", "좀", "알리", "주", "있", "없", "하", "되", "이", "그",
+    "저", "제"
+])
 # Words a catalogue writes one way and people ask another way: colours written as loanwords (블루) but
 # asked natively (파란색) or in English (blue), and units spelled out (45리터 vs 45L). Each variant also
 # yields its canonical token, so BM25 and the local generator's term matching see them as one word.
