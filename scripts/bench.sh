@@ -41,4 +41,5 @@ else
   $PY bench/scale.py --sizes 1000,10000,100000 --rounds 3
   $PY bench/scale_replicated.py --chunks 10000 --factor 10
 fi
-echo "==> bench ($MODE) done in $(( $(date +%s) - started )) s wall; CPU: $(times | tail -1); results in bench/results/"
+echo "==> bench ($MODE) done in $(( $(date +%s) - started )) s wall; results in bench/results/ (bench/report.py prints them)"
+echo "    CPU time of the steps (user, system):"; times | tail -1
