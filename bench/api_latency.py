@@ -266,6 +266,7 @@ def main() -> None:
         finally:
             for target in targets:
                 target.server.stop()
+            harness.cleanup_redis_prefix(corpus.env_for(root)["REDIS_KEY_PREFIX"])
         results["sizes"][str(size)] = entry
         harness.write_results(args.out, results)  # partial results survive an interrupted run
     results["tables_markdown"] = tables(results)

@@ -75,6 +75,19 @@ def cleanup_redis() -> None:
         pass
 
 
+def cleanup_redis_prefix(prefix: str, url: str = "") -> None:
+    """Delete a bench run's Redis keys (sessions and history written by the servers it started)."""
+    try:
+        import redis
+
+        client = redis.Redis.from_url(url or os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+        keys = list(client.scan_iter(f"{prefix}:*", count=1000))
+        for start in range(0, len(keys), 500):
+            client.delete(*keys[start : start + 500])
+    except Exception:
+        pass
+
+
 def make_tmp(prefix: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=prefix))
 
