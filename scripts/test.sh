@@ -6,6 +6,10 @@ source scripts/services.sh
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TRIPLE_ENV=test
 unset DATABASE_URL
 
+echo "==> lint (ruff, mypy)"
+.venv/bin/ruff check backend frontend bench scripts tests
+(cd backend && ../.venv/bin/mypy triple config)
+
 ensure_redis
 ensure_chromium
 echo "==> test suite (SQLite)"
@@ -21,7 +25,8 @@ if ! .venv/bin/python -c "import psycopg,sys; psycopg.connect(sys.argv[1], conne
 fi
 if .venv/bin/python -c "import psycopg,sys; psycopg.connect(sys.argv[1], connect_timeout=2).close()" "$PG_URL" 2>/dev/null; then
   echo "==> database tests again on PostgreSQL ($PG_URL)"
-  DATABASE_URL=$PG_URL .venv/bin/pytest -q -m "not e2e" backend/triple/conversations backend/triple/knowledge/tests/test_index_build.py backend/triple/sessions
+  DATABASE_URL=$PG_URL .venv/bin/pytest -q -m "not e2e" backend/triple/conversations backend/triple/knowledge/tests/test_index_build.py backend/triple/sessions \
+    backend/triple/audit
 elif [[ "${SKIP_POSTGRES:-}" == "1" ]]; then
   echo "==> SKIP_POSTGRES=1: PostgreSQL tests skipped"
 else

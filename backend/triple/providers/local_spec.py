@@ -13,7 +13,7 @@ def _build(role: str) -> Any:
     from triple.providers import local
 
     if role == "embedding":
-        return local.LocalEmbedding(settings.LOCAL_EMBEDDING_MODEL)
+        return local.LocalEmbedding(settings.LOCAL_EMBEDDING_MODEL, threads=settings.LOCAL_EMBEDDING_THREADS)
     if role == "reasoning":
         return local.LocalCondenser()
     return local.LocalExtractiveGenerator()
