@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
+from typing import TypeVar
 
 from triple.providers import registry
 from triple.providers.errors import ProviderError
@@ -15,6 +16,8 @@ from triple.providers.types import (
     StreamChunk,
     Turn,
 )
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -44,22 +47,29 @@ def _failure(name: str, role: str, exc: ProviderError, started: float) -> Attemp
     return Attempt(name, model, exc.code, exc.message[:500], int((time.perf_counter() - started) * 1000))
 
 
-def generate(
-    request: GenerationRequest, primary: str, fallbacks: Sequence[str]
-) -> tuple[GenerationResult, list[Attempt]]:
-    """Generate with `primary`, then each fallback in turn; raises the last error when all fail."""
+def _first_answer(role: str, names: list[str], call: Callable[[str], T]) -> tuple[T, list[Attempt]]:
+    """The first provider's answer that does not fail; raises the last error (carrying every failed
+    attempt) when all fail."""
     attempts: list[Attempt] = []
     last: ProviderError | None = None
-    for name in _chain(primary, fallbacks):
+    for name in names:
         started = time.perf_counter()
         try:
-            return registry.generation_provider(name).generate(request), attempts
+            return call(name), attempts
         except ProviderError as exc:
-            attempts.append(_failure(name, "generation", exc, started))
+            attempts.append(_failure(name, role, exc, started))
             last = exc
     assert last is not None
     last.attempts = attempts  # type: ignore[attr-defined]
     raise last
+
+
+def generate(
+    request: GenerationRequest, primary: str, fallbacks: Sequence[str]
+) -> tuple[GenerationResult, list[Attempt]]:
+    """Generate with `primary`, then each fallback in turn; raises the last error when all fail."""
+    return _first_answer("generation", _chain(primary, fallbacks),
+                         lambda name: registry.generation_provider(name).generate(request))
 
 
 def stream(
@@ -89,15 +99,6 @@ def stream(
 def condense(
     question: str, history: Sequence[Turn], language: str, primary: str, fallbacks: Sequence[str]
 ) -> tuple[CondenseResult, list[Attempt]]:
-    attempts: list[Attempt] = []
-    last: ProviderError | None = None
-    for name in _chain(primary, fallbacks):
-        started = time.perf_counter()
-        try:
-            return registry.reasoning_provider(name).condense(question, history, language), attempts
-        except ProviderError as exc:
-            attempts.append(_failure(name, "reasoning", exc, started))
-            last = exc
-    assert last is not None
-    last.attempts = attempts  # type: ignore[attr-defined]
-    raise last
+    """Condense with `primary`, then each fallback in turn; raises the last error when all fail."""
+    return _first_answer("reasoning", _chain(primary, fallbacks),
+                         lambda name: registry.reasoning_provider(name).condense(question, history, language))
