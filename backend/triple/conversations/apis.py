@@ -106,8 +106,15 @@ class ChatApi(APIView):
 
     @staticmethod
     def _stream(request: Request, events: Iterator[tuple[str, dict[str, Any]]]) -> Iterator[bytes]:
-        for event, payload in events:
-            yield sse(event, absolute_images(request, payload))
+        try:
+            for event, payload in events:
+                yield sse(event, absolute_images(request, payload))
+        finally:
+            # The server closes this generator when the client goes away; closing the service's generator
+            # right away (not whenever it is garbage-collected) records the interrupted answer now.
+            close = getattr(events, "close", None)
+            if close is not None:
+                close()
 
     def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
         if isinstance(response, Response):  # errors are JSON even when the client asked for SSE

@@ -393,14 +393,15 @@ def answer_question_stream(*, user_id: str, question: str, top_k: int | None = N
 
 def _stream_events(prep: Prepared) -> Iterator[tuple[str, dict[str, Any]]]:
     sources = _sources(prep, "")
-    yield "meta", {"chat_id": str(prep.chat_id), "standalone_query": prep.standalone_query, "sources": sources,
-                   "index_build": prep.build.id if prep.build else None}
     parts: list[str] = []
     provider = model = ""
     usage = Usage()
     finished = False
     gen_started = time.perf_counter()
     try:
+        # inside the try: a reader that leaves right after `meta` still gets its Chat row recorded
+        yield "meta", {"chat_id": str(prep.chat_id), "standalone_query": prep.standalone_query, "sources": sources,
+                       "index_build": prep.build.id if prep.build else None}
         # provider/model of the last chunk name who answered; they are read after the loop
         for provider, model, piece in _generation_stream(prep):  # noqa: B007
             if piece.text:

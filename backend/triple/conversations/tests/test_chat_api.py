@@ -4,6 +4,7 @@ import json
 from typing import Any
 
 import pytest
+from django.db import connection
 
 from triple.audit.models import SearchLog
 from triple.conversations.models import Chat
@@ -172,3 +173,24 @@ def test_openapi_schema_and_offline_swagger(api: Any) -> None:
     assert docs.status_code == 200
     html = docs.content.decode()
     assert "cdn" not in html.lower() and "swagger-ui" in html
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("events_read", [1, 3])
+def test_a_reader_leaving_mid_stream_leaves_a_complete_interrupted_chat_row(
+    api: Any, built_index: Any, events_read: int
+) -> None:
+    user_id = new_user(api)
+    response = api.post(CHAT, {"user_id": user_id, "question": "솔로 울트라라이트 텐트 무게"}, format="json",
+                        HTTP_ACCEPT="text/event-stream")
+    stream = iter(response.streaming_content)
+    received = [next(stream).decode() for _ in range(events_read)]
+    response.close()  # what the WSGI server does when the client disconnects (it also ends the request)
+    connection.close()  # request_finished closed the sqlite handle under Django; start a fresh one
+    chat_id = json.loads(received[0].split("\n")[1][6:])["chat_id"]
+    chat = Chat.objects.get(id=chat_id)
+    streamed = "".join(json.loads(block.split("\n")[1][6:])["text"] for block in received[1:])
+    assert chat.status == "interrupted" and chat.response == streamed
+    assert streamed or events_read == 1
+    assert SearchLog.objects.filter(chat=chat).count() == chat.top_k
+    assert "generate_ms" in chat.timings_ms
