@@ -271,7 +271,7 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["context"],
                              "formatter": "json" if LOG_FORMAT == "json" else "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"chromadb": {"level": "WARNING"}, "httpx": {"level": "WARNING"}},
+    "loggers": {"chromadb": {"level": "WARNING"}, "httpx": {"level": "WARNING"}, "httpx2": {"level": "WARNING"}},
 }
 
 # --- Audit, answer cache, routing, metrics ------------------------------------
