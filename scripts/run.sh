@@ -20,6 +20,15 @@ PIDS=()
 cleanup() {
   echo; echo "==> stopping"
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  # Give everything 15 s to shut down cleanly (a worker finishes its current task), then force it:
+  # a process that missed its SIGTERM must not keep make run from returning.
+  for _ in $(seq 150); do
+    alive=0
+    for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    [[ $alive == 0 ]] && break
+    sleep 0.1
+  done
+  for pid in "${PIDS[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
   for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
   stop_pidfile "$RUN_DIR/redis.pid"
 }
