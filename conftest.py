@@ -16,10 +16,7 @@ def _isolated_redis() -> Iterator[None]:
     try:
         from triple.core import redis as triple_redis
 
-        client = triple_redis.client()
-        keys = list(client.scan_iter(f"{settings.REDIS_KEY_PREFIX}:*", count=1000))
-        if keys:
-            client.delete(*keys)
+        triple_redis.delete_prefixed_keys()
     except Exception:
         pass
     shutil.rmtree(settings.TEST_TMP_DIR, ignore_errors=True)

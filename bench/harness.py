@@ -64,13 +64,9 @@ def setup_django(tmp: Path, *, data_dir: Path | None = None, migrate: bool = Tru
 
 def cleanup_redis() -> None:
     try:
-        from django.conf import settings
         from triple.core import redis as triple_redis
 
-        client = triple_redis.client()
-        keys = list(client.scan_iter(f"{settings.REDIS_KEY_PREFIX}:*", count=1000))
-        if keys:
-            client.delete(*keys)
+        triple_redis.delete_prefixed_keys()
     except Exception:
         pass
 

@@ -26,3 +26,10 @@ def key(*parts: str) -> str:
 
 def unavailable(exc: Exception) -> ServiceUnavailable:
     return ServiceUnavailable("Redis is not reachable; try again shortly.", code="redis_unavailable")
+
+
+def delete_prefixed_keys() -> int:
+    """Delete every key under REDIS_KEY_PREFIX (test runs and benchmarks clean up after themselves)."""
+    client_ = client()
+    keys = list(client_.scan_iter(f"{settings.REDIS_KEY_PREFIX}:*", count=1000))
+    return int(client_.delete(*keys)) if keys else 0
