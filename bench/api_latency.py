@@ -5,7 +5,9 @@ For each corpus size (synthetic corpora from the shipped data, see bench/corpus.
 gunicorn (gthread, as scripts/run.sh: 2 workers x 8 threads) on 127.0.0.1, drives it with a thread pool at
 each concurrency (bounded by a request count and a time budget), stops it, then does the same for the
 baseline (bench/baseline/: one Django view, langchain-chroma similarity_search + the same extractive
-generator). Overhead beyond provider time = client-side latency minus the server's `timings_ms.generate_ms`.
+generator). Overhead beyond provider time = client-side latency minus the time the server spent in language-
+model provider calls (`timings_ms.generate_ms` + `condense_ms`: the generation and reasoning roles); the
+"excl. embedding" figures also subtract the embedding provider's call (`embed_ms`), which both servers make.
 
 Usage: .venv/bin/python bench/api_latency.py [--sizes 1000,10000] [--concurrency 1,8,16,32]
            [--requests 200] [--seconds 25] [--workers 2] [--threads 8]
@@ -102,6 +104,9 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
+STAGES = ("session_ms", "history_ms", "condense_ms", "embed_ms", "retrieve_ms", "generate_ms", "store_ms")
+
+
 def drive(send: Callable[[Any, int], dict[str, Any]], concurrency: int, requests: int, seconds: float
           ) -> dict[str, Any]:
     """`requests` calls of send(client, i) from `concurrency` threads, stopping early after `seconds`."""
@@ -138,16 +143,18 @@ def drive(send: Callable[[Any, int], dict[str, Any]], concurrency: int, requests
             pool.submit(worker)
     wall = time.perf_counter() - started
     lat = [s["ms"] for s in samples]
-    over = [s["ms"] - float(s.get("generate_ms", 0.0)) for s in samples]
+    llm = [float(s.get("generate_ms", 0.0)) + float(s.get("condense_ms", 0.0)) for s in samples]
+    over = [s["ms"] - t for s, t in zip(samples, llm, strict=True)]
+    over_embed = [o - float(s.get("embed_ms", 0.0)) for s, o in zip(samples, over, strict=True)]
     stages = {k: statistics.median(float(s[k]) for s in samples if k in s)
-              for k in ("session_ms", "history_ms", "condense_ms", "retrieve_ms", "generate_ms", "store_ms")
-              if any(k in s for s in samples)}
+              for k in STAGES if any(k in s for s in samples)}
     return {
         "concurrency": concurrency, "ok": len(samples), "errors": len(errors), "error_examples": errors[:3],
         "wall_s": round(wall, 2), "rps": round(len(samples) / wall, 2) if wall else 0.0,
         "p50_ms": percentile(lat, 50), "p95_ms": percentile(lat, 95), "p99_ms": percentile(lat, 99),
         "overhead_p50_ms": percentile(over, 50), "overhead_p95_ms": percentile(over, 95),
-        "overhead_p99_ms": percentile(over, 99), "server_stage_median_ms": stages,
+        "overhead_p99_ms": percentile(over, 99), "overhead_excl_embed_p50_ms": percentile(over_embed, 50),
+        "overhead_excl_embed_p95_ms": percentile(over_embed, 95), "server_stage_median_ms": stages,
     }
 
 
@@ -226,7 +233,8 @@ def measure(targets: list[Target], args: argparse.Namespace) -> dict[str, Any]:
             level = drive(target.send, c, n, args.seconds)
             harness.log(f"  {target.name} c={c}: {level['ok']} ok, {level['errors']} errors, {level['rps']} req/s, "
                         f"p50 {level['p50_ms']:.0f} ms, p95 {level['p95_ms']:.0f} ms, "
-                        f"overhead p95 {level['overhead_p95_ms']:.0f} ms")
+                        f"overhead p95 {level['overhead_p95_ms']:.1f} ms "
+                        f"(excl. embedding {level['overhead_excl_embed_p95_ms']:.1f} ms)")
             out[target.name]["levels"].append(level)
     for target in targets:
         out[target.name]["rss_mb_after"] = round(target.server.rss_mb(), 1)
@@ -288,18 +296,23 @@ def tables(results: dict[str, Any]) -> str:
                 round(lv["rps"] / b["rps"], 2) if b and b["rps"] else None,
                 round(lv["p95_ms"] / b["p95_ms"], 2) if b and b["p95_ms"] else None,
                 round(lv["overhead_p95_ms"] / b["overhead_p95_ms"], 2) if b and b["overhead_p95_ms"] else None,
+                lv.get("overhead_excl_embed_p95_ms"), b.get("overhead_excl_embed_p95_ms") if b else None,
+                round(lv["overhead_excl_embed_p95_ms"] / b["overhead_excl_embed_p95_ms"], 2)
+                if b and b.get("overhead_excl_embed_p95_ms") and "overhead_excl_embed_p95_ms" in lv else None,
             ])
     text = harness.table(
         ["chunks", "conc.", "ok", "err", "ours req/s", "ours p50", "ours p95", "ours p99", "ours overhead p95",
          "base req/s", "base p50", "base p95", "base p99", "base overhead p95", "req/s ours/base",
-         "p95 ours/base", "overhead p95 ours/base"], rows, "POST chat/ latency (ms) and throughput, local provider")
+         "p95 ours/base", "overhead p95 ours/base", "ours overhead excl. embed p95",
+         "base overhead excl. embed p95", "excl. embed ours/base"], rows,
+        "POST chat/ latency (ms) and throughput, local provider (overhead = latency minus LLM provider time)")
     stage_rows = []
     for size, entry in results["sizes"].items():
         for lv in entry["ours"]["levels"]:
             st = lv["server_stage_median_ms"]
-            stage_rows.append([size, lv["concurrency"], *[st.get(k) for k in (
-                "session_ms", "history_ms", "condense_ms", "retrieve_ms", "generate_ms", "store_ms")]])
-    text += "\n" + harness.table(["chunks", "conc.", "session", "history", "condense", "retrieve", "generate", "store"],
+            stage_rows.append([size, lv["concurrency"], *[st.get(k) for k in STAGES]])
+    text += "\n" + harness.table(["chunks", "conc.", "session", "history", "condense", "embed (in retrieve)",
+                                  "retrieve", "generate", "store"],
                                  stage_rows, "Triple server-side stage medians (ms)")
     return text
 

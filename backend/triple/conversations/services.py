@@ -138,8 +138,7 @@ def _prepare(*, user_id: str, question: str, top_k: int | None, filters: Mapping
         raise InvalidInput(f"top_k must be between 1 and {MAX_TOP_K}.", code="invalid_top_k")
     timings: dict[str, float] = {}
     with _Timer(timings, "session_ms"):
-        user = sessions.session_validate(user_id=user_id)
-        sessions.session_touch(user=user)
+        sessions.session_resume(user_id=user_id)
     chosen = selection.selection_get(user_id=user_id)
     for role, name in (providers or {}).items():
         selection.validate_choice(role, name)
@@ -189,6 +188,7 @@ def _condense_and_retrieve(prep: Prepared, build: IndexBuild | None = None) -> N
             prep.hits, prep.route = list(prep.cached.hits), prep.cached.route
         else:
             prep.hits = retriever.search(prep.standalone_query, top_k=prep.top_k, filters=prep.filters)
+            prep.timings.update(retriever.timings)
             if settings.INTENT_ROUTING and routing.out_of_corpus(prep.hits):
                 prep.route, prep.canned = routing.OUT_OF_CORPUS, routing.not_found_reply(prep.language)
         prep.chunks = knowledge.chunks_by_ids(ids=[hit.chunk_id for hit in prep.hits])

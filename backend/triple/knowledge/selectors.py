@@ -50,7 +50,9 @@ def build_chunk_rows(*, build_id: int) -> tuple[list[str], list[str], list[dict[
 
 
 def chunks_by_ids(*, ids: Iterable[str]) -> dict[str, Chunk]:
-    return {chunk.id: chunk for chunk in Chunk.objects.filter(id__in=list(ids)).select_related("document")}
+    """The chunks a question retrieved, without their BM25 tokens (read only by index builds; they are
+    the biggest column and every answer would fetch them)."""
+    return {chunk.id: chunk for chunk in Chunk.objects.filter(id__in=list(ids)).defer("tokens")}
 
 
 def document_list() -> list[Document]:

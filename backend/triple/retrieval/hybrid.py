@@ -1,6 +1,7 @@
 """Dense (Chroma) + BM25 (Korean-aware) retrieval fused with reciprocal-rank fusion."""
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal
@@ -9,7 +10,7 @@ from django.conf import settings
 
 from triple.providers.types import EmbeddingProvider
 from triple.retrieval import bm25, superlative
-from triple.retrieval.tokenize import tokenize
+from triple.retrieval.tokenize import query_tokens
 from triple.retrieval.vector_store import ChromaVectorStore
 
 Mode = Literal["hybrid", "dense", "bm25"]
@@ -37,13 +38,17 @@ class HybridRetriever:
         self.collection = collection
         self.embedder = embedder
         self.store = store
+        self.timings: dict[str, float] = {}  # of the last search: embed_ms (the embedding provider's call)
 
     def dense(self, query: str, n: int, filters: Mapping[str, Any] | None = None) -> list[tuple[str, float]]:
-        return self.store.query(self.collection, self.embedder.embed_query(query), n, filters)
+        started = time.perf_counter()
+        vector = self.embedder.embed_query(query)
+        self.timings["embed_ms"] = round((time.perf_counter() - started) * 1000, 2)
+        return self.store.query(self.collection, vector, n, filters)
 
     def sparse(self, query: str, n: int, filters: Mapping[str, Any] | None = None) -> list[tuple[str, float]]:
         index = bm25.index_for_build(self.build_id)
-        return index.search(tokenize(query), n, index.mask(filters))
+        return index.search(query_tokens(query), n, index.mask(filters))
 
     def search(self, query: str, *, top_k: int, filters: Mapping[str, Any] | None = None,
                mode: Mode = "hybrid") -> list[Hit]:

@@ -111,14 +111,32 @@ def tokenizer_id() -> str:
 
 
 def tokenize(text: str, method: str | None = None) -> list[str]:
-    """Index/query tokens for BM25 (duplicates kept: they are term frequencies)."""
+    """Index tokens for BM25 (duplicates kept: they are term frequencies). Not memoised: a build tokenizes
+    every chunk once, and caching 100k distinct texts would only evict the entries worth keeping."""
     method = method or settings.BM25_TOKENIZER
     return ngram_tokens(text) if method == "ngram" else kiwi_tokens(text)
 
 
+# One question is tokenized several times on its way through a request (the condenser's follow-up test,
+# BM25, the superlative rule, the local generator), and the passages and sentences the generator scores
+# recur across questions about the same documents. Short texts are memoised per process; kiwi costs
+# 0.2-1 ms per call and runs under a lock, so this is both latency and throughput (docs/benchmarks.md).
+_MEMO_MAX_CHARS = 2000
+
+
+@lru_cache(maxsize=4096)
+def _memoised(text: str, method: str) -> tuple[str, ...]:
+    return tuple(tokenize(text, method))
+
+
+def query_tokens(text: str) -> list[str]:
+    """`tokenize` for queries and other short texts read at request time (memoised)."""
+    method = settings.BM25_TOKENIZER
+    if len(text) > _MEMO_MAX_CHARS:
+        return tokenize(text, method)
+    return list(_memoised(text, method))
+
+
 def content_tokens(text: str) -> list[str]:
     """Content terms of a text, in order, without duplicates."""
-    seen: dict[str, None] = {}
-    for token in tokenize(text):
-        seen.setdefault(token, None)
-    return list(seen)
+    return list(dict.fromkeys(query_tokens(text)))

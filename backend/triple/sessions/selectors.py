@@ -65,14 +65,14 @@ def history_append(*, user_id: str, turns: list[dict[str, str]]) -> None:
     """Add the newest turns to the cache (the database rows are already written)."""
     key = history_key(user_id)
     try:
-        client = triple_redis.client()
-        if not client.exists(key):
-            _cache(user_id, _turns_from_db(user_id))
-            return
-        pipe = client.pipeline()
-        pipe.rpush(key, *[json.dumps(t, ensure_ascii=False) for t in turns])
+        # RPUSHX appends only to a cached list (one round trip); no list means the cache is cold or was
+        # flushed, and it is rebuilt whole from the database, which already holds these turns.
+        pipe = triple_redis.client().pipeline()
+        pipe.rpushx(key, *[json.dumps(t, ensure_ascii=False) for t in turns])
         pipe.expire(key, settings.SESSION_TTL_SECONDS)
-        pipe.execute()
+        length, _ = pipe.execute()
+        if not length:
+            _cache(user_id, _turns_from_db(user_id))
     except redis.RedisError:
         # A cache that missed a turn would serve a gap until it expires; dropping it makes the next read
         # rebuild from the database. (If Redis is down, the key is not reachable for reads either.)

@@ -72,3 +72,20 @@ def test_a_user_cannot_read_another_users_history(api: Any, built_index: Any) ->
     feedback = api.post("/api/v1/triple/feedback/", {"chat_id": answers[0]["chat_id"], "rating": 1,
                                                       "user_id": other}, format="json")
     assert feedback.status_code == 403 and feedback.json()["error"] == "not_your_chat"
+
+
+
+def test_a_turn_appended_while_the_cache_is_cold_rebuilds_it_whole(api: Any, built_index: Any) -> None:
+    """The newest turns are appended only to a cached list; if the list expired or was evicted while the
+    session lived on, the append rebuilds it from the database instead of starting a list that holds only
+    the newest turns (follow-ups would lose the earlier conversation)."""
+    from triple.core import redis as triple_redis
+
+    user_id, answers = _converse(api)
+    client = triple_redis.client()
+    newest = [json.loads(item) for item in client.lrange(selectors.history_key(user_id), -2, -1)]
+    client.delete(selectors.history_key(user_id))
+    selectors.history_append(user_id=user_id, turns=newest)  # what _record does after the Chat row is written
+    cached = [json.loads(item) for item in client.lrange(selectors.history_key(user_id), 0, -1)]
+    assert _shape(cached) == _expected(answers)
+    assert client.ttl(selectors.history_key(user_id)) > 0
