@@ -101,7 +101,7 @@ def main() -> None:
                          len(docs) / seconds, None, len(docs)])
         out["tables_markdown"] = harness.table(
             ["build", "chunks", "seconds", "chunks/s", "fraction of full build", "embedded"], rows,
-            f"Indexing ({args.model}, {chunks} chunks, BLAS threads: {args.embed_threads or 'as shipped (2)'})")
+            f"Indexing ({args.model}, {chunks} chunks, BLAS threads: {args.embed_threads or 'as shipped (1)'})")
     finally:
         harness.cleanup_redis()
         harness.remove_tmp(tmp)

@@ -1,7 +1,7 @@
 """Reads of documents, chunks and index builds."""
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from triple.knowledge.models import BuildChunk, Chunk, Document, IndexBuild
@@ -32,20 +32,26 @@ def build_chunk_ids(*, build_id: int) -> list[str]:
     return list(BuildChunk.objects.filter(build_id=build_id).values_list("chunk_id", flat=True))
 
 
-def build_chunk_rows(*, build_id: int) -> tuple[list[str], list[str], list[dict[str, Any]]]:
-    """(ids, space-joined tokens, filterable metadata) of every chunk in a build, for BM25."""
-    ids: list[str] = []
-    tokens: list[str] = []
-    metas: list[dict[str, Any]] = []
+def iter_build_chunk_rows(*, build_id: int) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(id, space-joined tokens, filterable metadata) of every chunk in a build, streamed, for BM25."""
     rows = (
         Chunk.objects.filter(buildchunk__build_id=build_id)
         .values_list("id", "tokens", "metadata", "source")
-        .iterator(chunk_size=5000)
+        .iterator(chunk_size=2000)
     )
     for chunk_id, chunk_tokens, metadata, source in rows:
+        yield chunk_id, chunk_tokens, {**metadata, "source": source}
+
+
+def build_chunk_rows(*, build_id: int) -> tuple[list[str], list[str], list[dict[str, Any]]]:
+    """(ids, space-joined tokens, filterable metadata) of every chunk in a build, as lists."""
+    ids: list[str] = []
+    tokens: list[str] = []
+    metas: list[dict[str, Any]] = []
+    for chunk_id, chunk_tokens, metadata in iter_build_chunk_rows(build_id=build_id):
         ids.append(chunk_id)
         tokens.append(chunk_tokens)
-        metas.append({**metadata, "source": source})
+        metas.append(metadata)
     return ids, tokens, metas
 
 
