@@ -107,8 +107,8 @@ DATABASE_URL = _env("DATABASE_URL") or f"sqlite:///{REPO_DIR / 'db.sqlite3'}"
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # WAL lets the API read while a Celery build writes; the timeout waits out short locks. Connections
-    # are kept (CONN_MAX_AGE above) like PostgreSQL's: opening one and running the PRAGMAs on every request
-    # cost ~0.5 ms of each answer (docs/benchmarks.md).
+    # are kept (CONN_MAX_AGE above) like PostgreSQL's instead of being opened, and the PRAGMAs run, on
+    # every request.
     DATABASES["default"]["OPTIONS"] = {
         "timeout": 30,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
