@@ -13,6 +13,13 @@ from frontend.connection import client
 _SNIPPET_CHARS = 400
 
 
+def as_markdown(text: str) -> str:
+    """An answer's own line breaks kept on screen. Generators put one fact (one table row, one cited
+    sentence) per line; Markdown would join single newlines into one paragraph, so each becomes a hard
+    break (two trailing spaces). Blank lines, list items and code stay as they are."""
+    return text.replace("\r\n", "\n").replace("\n", "  \n")
+
+
 def _num(value: Any, digits: int = 3) -> str:
     return f"{value:.{digits}f}" if isinstance(value, int | float) else "—"
 

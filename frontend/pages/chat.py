@@ -8,7 +8,7 @@ import streamlit as st
 
 from frontend import state
 from frontend.client import ApiError, ChatResult, StreamEvent
-from frontend.components.answer import render_details, render_feedback
+from frontend.components.answer import as_markdown, render_details, render_feedback
 from frontend.components.errors import error_message, show_error
 from frontend.connection import answer_memory, client
 from frontend.i18n import error_text
@@ -56,7 +56,7 @@ def _render_message(message: state.ChatMessage) -> None:
         if message.error:
             st.error(message.error, icon="⚠️")
             return
-        st.markdown(message.content)
+        st.markdown(as_markdown(message.content) if message.role == "assistant" else message.content)
         if message.role == "assistant":
             if message.result:
                 render_details(message.result)
@@ -74,7 +74,7 @@ def _ask(question: str) -> None:
     def tokens(events: Iterator[StreamEvent]) -> Iterator[str]:
         for event in events:
             if event.event == "token":
-                yield str(event.data.get("text", ""))
+                yield as_markdown(str(event.data.get("text", "")))
             elif event.event in ("meta", "done", "error"):
                 final[event.event] = event.data
 

@@ -193,3 +193,14 @@ def test_custom_choice_per_role_is_applied(api: TripleClient) -> None:
     assert_no_exception(app)
     assert "providers_error" not in app.session_state
     assert api.providers_get(user)["selection"] == {"reasoning": "local", "generation": "local"}
+
+
+def test_an_answer_keeps_one_fact_per_line_on_screen(api: TripleClient) -> None:
+    """The local generator writes one store (table row) per line; Markdown would run them together into
+    one paragraph unless each line break is kept as a hard break."""
+    user = api.user_create()["user_id"]
+    lines = api.chat(user, "매장 영업시간 알려줘")["response"].split("\n")
+    assert len(lines) >= 2, lines  # the answer this test is about lists several stores
+    app = new_app(session=user).run()
+    assert_no_exception(app)
+    assert "  \n".join(lines) in [str(element.value) for element in app.markdown]
