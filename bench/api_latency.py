@@ -16,7 +16,6 @@ Writes bench/results/api_latency.json and prints markdown tables.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import socket
@@ -32,6 +31,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import corpus, harness
+from bench.harness import percentile
 
 GUNICORN = harness.REPO / ".venv" / "bin" / "gunicorn"
 
@@ -40,15 +40,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def questions() -> list[str]:
-    out = []
-    for name in ("ko.jsonl", "en.jsonl"):
-        for line in (harness.REPO / "data" / "eval" / name).read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                out.append(json.loads(line)["question"])
-    return out
 
 
 class Server:
@@ -94,14 +85,6 @@ class Server:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
         self.log.close()
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[index]
 
 
 STAGES = ("session_ms", "history_ms", "condense_ms", "embed_ms", "retrieve_ms", "generate_ms", "store_ms")
@@ -260,7 +243,7 @@ def main() -> None:
     args.concurrency = [int(c) for c in args.concurrency.split(",") if c]
     # SIGTERM unwinds like Ctrl-C, so the `finally` blocks stop the gunicorn servers this run started.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    qs = questions()
+    qs = harness.eval_questions()
     results: dict[str, Any] = {"settings": {k: v for k, v in vars(args).items()}, "sizes": {}}
     for size in args.sizes:
         root, info = corpus.prepare(size)

@@ -118,6 +118,24 @@ def machine() -> dict[str, Any]:
             "when_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())}
 
 
+def eval_questions(sets: Sequence[str] = ("ko", "en")) -> list[str]:
+    """The questions of the shipped eval sets (data/eval/<set>.jsonl), set by set in file order."""
+    out = []
+    for name in sets:
+        for line in (REPO / "data" / "eval" / f"{name}.jsonl").read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                out.append(json.loads(line)["question"])
+    return out
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile by nearest rank (NaN for no values)."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
+
+
 def rss_mb(pid: int | str = "self") -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):

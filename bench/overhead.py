@@ -17,7 +17,6 @@ Writes bench/results/overhead.json and prints a markdown table.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -27,11 +26,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import corpus, harness
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+from bench.harness import percentile
 
 
 def main() -> None:
@@ -58,9 +53,7 @@ def main() -> None:
 
     from bench.baseline.pipeline import LocalLangChainEmbeddings, open_store
 
-    qs = [json.loads(line)["question"] for name in ("ko", "en")
-          for line in (harness.REPO / "data" / "eval" / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()
-          if line.strip()]
+    qs = harness.eval_questions()
     build = knowledge.active_build()
     assert build is not None, "the prepared corpus has no active build"
     embedder, store = registry.embedding_provider(), vector_store()
@@ -114,14 +107,15 @@ def main() -> None:
     rows: list[list[Any]] = []
     result: dict[str, Any] = {"size": args.size, "corpus": info, "rounds": args.rounds, "parts": {}}
     for name, (side, _) in parts.items():
-        p50, p95 = pct(samples[name], 50), pct(samples[name], 95)
+        p50, p95 = percentile(samples[name], 50), percentile(samples[name], 95)
         result["parts"][name] = {"side": side, "p50_ms": p50, "p95_ms": p95}
         rows.append([name, side, round(p50, 2), round(p95, 2)])
     for key, label in (("store_ms", "audit write: Chat + SearchLog rows (one transaction), Redis history"),
                        ("non_llm_ms", "answer_question minus LLM provider time (no HTTP)")):
         values = [a[key] for a in answers if key in a]
-        result["parts"][label] = {"side": "ours", "p50_ms": pct(values, 50), "p95_ms": pct(values, 95)}
-        rows.append([label, "ours", round(pct(values, 50), 2), round(pct(values, 95), 2)])
+        p50, p95 = percentile(values, 50), percentile(values, 95)
+        result["parts"][label] = {"side": "ours", "p50_ms": p50, "p95_ms": p95}
+        rows.append([label, "ours", round(p50, 2), round(p95, 2)])
     base_p50 = result["parts"][base_label]["p50_ms"]
     ours_p50 = result["parts"]["answer_question minus LLM provider time (no HTTP)"]["p50_ms"]
     result["ratio_p50"] = ours_p50 / base_p50

@@ -26,11 +26,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import corpus, harness
 
 
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
-
-
 def probe(root: Path, rounds: int, query_threads: int) -> dict[str, Any]:
     """Runs inside the child process (Django set up on `root`)."""
     import django
@@ -49,9 +44,7 @@ def probe(root: Path, rounds: int, query_threads: int) -> dict[str, Any]:
     embedder = registry.embedding_provider()
     if query_threads:
         embedder._engine._model.threads = query_threads  # A/B only: see bench/gunicorn_query_threads.py
-    qs = [json.loads(line)["question"] for name in ("ko", "en")
-          for line in (harness.REPO / "data" / "eval" / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()
-          if line.strip()]
+    qs = harness.eval_questions()
     vectors = {q: embedder.embed_query(q) for q in qs}  # loads the model
     rss1 = harness.rss_mb()
     started = time.perf_counter()
@@ -88,7 +81,7 @@ def probe(root: Path, rounds: int, query_threads: int) -> dict[str, Any]:
                    "plus_chroma": round(rss3, 1)},
         "index_mb": round(rss3 - rss1, 1), "bm25_mb": round(rss2 - rss1, 1), "chroma_mb": round(rss3 - rss2, 1),
         "bm25_load_s": round(bm25_load_s, 2), "chroma_first_query_s": round(chroma_first_s, 2),
-        "latency_ms": {k: {"p50": statistics.median(v), "p95": pct(v, 95), "mean": statistics.mean(v)}
+        "latency_ms": {k: {"p50": statistics.median(v), "p95": harness.percentile(v, 95), "mean": statistics.mean(v)}
                        for k, v in parts.items()},
         "queries": len(parts["search_ms"]), "loadavg": os.getloadavg(),
     }

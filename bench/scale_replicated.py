@@ -14,7 +14,6 @@ Usage: .venv/bin/python bench/scale_replicated.py [--chunks 10000] [--factor 10]
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -33,8 +32,7 @@ def latency(fn: Any, queries: list[Any], rounds: int = 3) -> dict[str, float]:
             started = time.perf_counter()
             fn(q)
             values.append((time.perf_counter() - started) * 1000)
-    values.sort()
-    return {"p50": statistics.median(values), "p95": values[round(0.95 * (len(values) - 1))]}
+    return {"p50": statistics.median(values), "p95": harness.percentile(values, 95)}
 
 
 def main() -> None:
@@ -74,9 +72,7 @@ def main() -> None:
     settings.VECTOR_STORE_DIR = tmp / "vector_store"
     store = vector_store()
     embedder = registry.embedding_provider()
-    qs = [json.loads(line)["question"] for name in ("ko", "en")
-          for line in (harness.REPO / "data" / "eval" / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()
-          if line.strip()]
+    qs = harness.eval_questions()
     qvec = {q: embedder.embed_query(q) for q in qs}
     qtok = {q: tokenize(q) for q in qs}
     rng = np.random.default_rng(7)
