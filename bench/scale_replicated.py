@@ -94,9 +94,9 @@ def main() -> None:
             noisy = matrix + rng.normal(0, 0.01, matrix.shape).astype(np.float32) if k else matrix
             noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
             for start in range(0, len(ids), 2000):
-                batch = slice(start, start + 2000)
-                store.add(name, all_ids[k * len(ids) + start : k * len(ids) + start + 2000],
-                          noisy[batch].tolist(), [{"copy": k}] * len(noisy[batch]))
+                end = min(start + 2000, len(ids))  # the last batch of a copy must not run into the next copy
+                store.add(name, all_ids[k * len(ids) + start : k * len(ids) + end],
+                          noisy[start:end].tolist(), [{"copy": k}] * (end - start))
             harness.log(f"x{factor}: copy {k + 1}/{factor} added")
         chroma_build_s = time.perf_counter() - started
         store.query(name, qvec[qs[0]], 30)
