@@ -279,9 +279,9 @@ def tables(results: dict[str, Any]) -> str:
                 round(lv["rps"] / b["rps"], 2) if b and b["rps"] else None,
                 round(lv["p95_ms"] / b["p95_ms"], 2) if b and b["p95_ms"] else None,
                 round(lv["overhead_p95_ms"] / b["overhead_p95_ms"], 2) if b and b["overhead_p95_ms"] else None,
-                lv.get("overhead_excl_embed_p95_ms"), b.get("overhead_excl_embed_p95_ms") if b else None,
+                lv["overhead_excl_embed_p95_ms"], b["overhead_excl_embed_p95_ms"] if b else None,
                 round(lv["overhead_excl_embed_p95_ms"] / b["overhead_excl_embed_p95_ms"], 2)
-                if b and b.get("overhead_excl_embed_p95_ms") and "overhead_excl_embed_p95_ms" in lv else None,
+                if b and b["overhead_excl_embed_p95_ms"] else None,
             ])
     text = harness.table(
         ["chunks", "conc.", "ok", "err", "ours req/s", "ours p50", "ours p95", "ours p99", "ours overhead p95",

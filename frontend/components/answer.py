@@ -16,7 +16,8 @@ _SNIPPET_CHARS = 400
 def as_markdown(text: str) -> str:
     """An answer's own line breaks kept on screen. Generators put one fact (one table row, one cited
     sentence) per line; Markdown would join single newlines into one paragraph, so each becomes a hard
-    break (two trailing spaces). Blank lines, list items and code stay as they are."""
+    break (two trailing spaces). Blank lines still separate paragraphs, and in code blocks the added
+    spaces are invisible."""
     return text.replace("\r\n", "\n").replace("\n", "  \n")
 
 
